@@ -1,0 +1,87 @@
+# recur - build with GNU make.  `make` builds the library, the CLI, tests,
+# examples and benchmarks; `make check` runs the tests.  SAN=1 builds
+# everything with AddressSanitizer + UBSan into build-san/.
+CC      ?= cc
+PKGS    := openblas jansson
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+OPT     := -O2 -g
+endif
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC \
+           -Iinclude $(shell pkg-config --cflags $(PKGS))
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+ifeq ($(SAN),1)
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB64_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj64/%.o)
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_OBJ   := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EX_SRC    := $(sort $(wildcard examples/*.c))
+EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+all: $(BUILD)/librecur.a $(BUILD)/librecur.so $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/recur.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj64/%.o: src/%.c $(wildcard src/*.h) include/recur.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DRECUR_DOUBLE -c $< -o $@
+$(BUILD)/librecur.a: $(LIB_OBJ)
+	ar rcs $@ $^
+$(BUILD)/librecur64.a: $(LIB64_OBJ)
+	ar rcs $@ $^
+$(BUILD)/librecur.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) include/recur.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/recur: $(CLI_OBJ) $(BUILD)/librecur.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests named test_*_f64.c run against the double-precision build.
+$(BUILD)/tests/test_%_f64: tests/test_%_f64.c tests/*.h $(BUILD)/librecur64.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DRECUR_DOUBLE -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/librecur64.a $(LDLIBS) -lcmocka
+$(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/librecur.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS) -lcmocka
+$(BUILD)/examples/%: examples/%.c $(BUILD)/librecur.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS)
+
+# Runs every test program; each is a cmocka group that exits non-zero on failure.
+check: all
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
+
+# libFuzzer target for the checkpoint loader (needs clang); see docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz: $(BUILD)/fuzz_safetensors
+$(BUILD)/fuzz_safetensors: fuzz/fuzz_safetensors.c $(LIB_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	  $(shell pkg-config --cflags $(PKGS)) -o $@ fuzz/fuzz_safetensors.c $(LIB_SRC) $(LDLIBS)
+fuzz-run: $(BUILD)/fuzz_safetensors
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus fuzz/seeds
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check clean fuzz fuzz-run
+.SECONDARY:
