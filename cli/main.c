@@ -1,0 +1,50 @@
+/* main.c - entry point of the `recur` program: dispatches to command groups. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "recur.h"
+
+/* Command groups register here: { "name", function, "one-line summary" }. */
+/* CLI_COMMAND_DECLS_BEGIN */
+/* CLI_COMMAND_DECLS_END */
+
+static const struct {
+    const char *name;
+    cli_command_fn fn;
+    const char *summary;
+} commands[] = {
+/* CLI_COMMAND_TABLE_BEGIN */
+/* CLI_COMMAND_TABLE_END */
+    {NULL, NULL, NULL}
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "recur %s - recurrent neural networks\n\nusage: recur COMMAND [ARGS...]\n\ncommands:\n",
+            RECUR_VERSION);
+    for (int i = 0; commands[i].name; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`recur COMMAND --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("recur %s\n", RECUR_VERSION);
+        return 0;
+    }
+    for (int i = 0; commands[i].name; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "recur: unknown command '%s' (try recur --help)\n", argv[1]);
+    return 2;
+}
