@@ -304,6 +304,11 @@ recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, re
                                          recur_train_state *ts, recur_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Language-model data: vocabularies, corpora, sampling                      */
+/* RECUR_LM_API_BEGIN */
+/* RECUR_LM_API_END */
+
+/* ------------------------------------------------------------------------ */
 /* n-gram baseline (interpolated modified Kneser-Ney)                          */
 /* RECUR_NGRAM_API_BEGIN */
 /* RECUR_NGRAM_API_END */
