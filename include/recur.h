@@ -306,6 +306,145 @@ recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, re
 /* ------------------------------------------------------------------------ */
 /* Language-model data: vocabularies, corpora, sampling                      */
 /* RECUR_LM_API_BEGIN */
+
+/* UTF-8.  Strict (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF. */
+/* Decodes the code point at s[*pos] (n bytes in all).  Returns 1 and moves
+ * *pos past it, or 0 for an invalid or truncated sequence (*pos unchanged). */
+int recur_utf8_decode(const char *s, size_t n, size_t *pos, uint32_t *cp);
+/* Writes cp as 1-4 bytes into out and returns the count; 0 for a value that
+ * is not a Unicode scalar value. */
+int recur_utf8_encode(uint32_t cp, char out[4]);
+/* 1 when s[0..n) is valid UTF-8; else 0 with *bad_offset (may be NULL) the
+ * byte offset of the first byte of the first invalid sequence. */
+int recur_utf8_valid(const char *s, size_t n, size_t *bad_offset);
+
+/* Token level of a language model. */
+typedef enum recur_lm_level {
+    RECUR_LEVEL_WORD = 0, /* whitespace-separated words, <eos> at each line end */
+    RECUR_LEVEL_CHAR      /* Unicode code points, '\n' included */
+} recur_lm_level;
+
+/* "word" / "char"; parse returns -1 for anything else. */
+const char *recur_lm_level_name(recur_lm_level level);
+int recur_lm_level_parse(const char *name);
+
+/* Reads a whole text file: an error naming the file for one that cannot be
+ * read, is empty, holds a NUL byte (binary) or invalid UTF-8 (with the byte
+ * offset, line and column).  *text (NUL-terminated, free() it). */
+recur_status recur_text_read(const char *path, char **text, size_t *len, recur_error *err);
+/* The same checks on text in memory; name is used in messages. */
+recur_status recur_text_check(const char *text, size_t len, const char *name, recur_error *err);
+
+#define RECUR_TOKEN_UNK "<unk>"
+#define RECUR_TOKEN_EOS "<eos>"
+
+/* A vocabulary: tokens (UTF-8 strings) with ids 0..size-1 and counts.  Word
+ * vocabularies always hold <eos> and <unk>; character vocabularies hold <unk>
+ * (never a single code point, so it cannot clash with a character). */
+typedef struct recur_vocab recur_vocab;
+
+recur_status recur_vocab_create(recur_vocab **out, recur_lm_level level, recur_error *err);
+void recur_vocab_free(recur_vocab *v);
+recur_lm_level recur_vocab_level(const recur_vocab *v);
+int32_t recur_vocab_size(const recur_vocab *v);
+/* Adds tok[0..len) if new and adds n to its count.  Returns its id, or -1 when
+ * memory runs out. */
+int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
+/* The id of tok[0..len), -1 when absent. */
+int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
+const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
+int64_t recur_vocab_count(const recur_vocab *v, int32_t id);
+int32_t recur_vocab_unk(const recur_vocab *v); /* -1 when absent */
+int32_t recur_vocab_eos(const recur_vocab *v); /* -1 when absent (character level) */
+
+/* Counts every token of text into v (tokenised as recur_corpus_encode does);
+ * name is used in messages. */
+recur_status recur_vocab_count_text(recur_vocab *v, const char *text, size_t len,
+                                    const char *name, recur_error *err);
+/* Fixes the vocabulary after counting: ids ordered by count, highest first,
+ * ties by first appearance; only tokens seen at least min_count times, at most
+ * max_size tokens in all (0: no limit), specials included.  <eos> (word level)
+ * is always kept; <unk> is kept where the text has it, else appended last. */
+recur_status recur_vocab_finish(recur_vocab *v, int64_t max_size, int64_t min_count,
+                                recur_error *err);
+
+/* The vocabulary as a JSON array of its tokens in id order (malloc'd text). */
+recur_status recur_vocab_to_json(const recur_vocab *v, char **json, recur_error *err);
+/* Reads such an array (strictly: strings only, no duplicates, non-empty, the
+ * specials the level needs, one code point per token at character level). */
+recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, const char *json,
+                                   recur_error *err);
+
+/* Flags of recur_corpus_encode. */
+#define RECUR_ENCODE_STRICT 1       /* a token outside the vocabulary is an error */
+#define RECUR_ENCODE_NO_FINAL_EOS 2 /* no <eos> after a last line without '\n' */
+
+/* Turns text into ids.  Word level: each line split on ASCII whitespace, then
+ * <eos> (a last line without '\n' gets one too, unless NO_FINAL_EOS; an empty
+ * last segment gets none).  Character level: one id per code point.  Tokens
+ * outside the vocabulary become <unk> and are counted in *n_oov (may be NULL),
+ * or with STRICT fail with the token, line and byte offset.  *ids: malloc'd. */
+recur_status recur_corpus_encode(const recur_vocab *v, const char *text, size_t len,
+                                 const char *name, int flags, int32_t **ids, size_t *n,
+                                 size_t *n_oov, recur_error *err);
+
+/* Batching of Zaremba et al. (2014): the id stream cut into B contiguous
+ * streams of `steps` ids each (the remainder dropped), stored time-major:
+ * data[t*B + b] = ids[b*steps + t].  A segment read from step s feeds
+ * data[s..s+T) and predicts data[s+1..s+T+1); the hidden state of one segment
+ * starts the next (truncated BPTT). */
+typedef struct recur_lm_stream {
+    int32_t *data; /* (steps, B) */
+    int64_t steps;
+    int B;
+} recur_lm_stream;
+
+/* Needs at least 2 steps per stream (an error otherwise). */
+recur_status recur_lm_batchify(recur_lm_stream *s, const int32_t *ids, size_t n, int B,
+                               recur_error *err);
+void recur_lm_stream_free(recur_lm_stream *s);
+/* Number of segments of at most bptt steps: ceil((steps - 1) / bptt). */
+int64_t recur_lm_num_segments(const recur_lm_stream *s, int bptt);
+/* The segment from step `start`: returns T = min(bptt, steps - 1 - start)
+ * (0 past the end) and points inputs/targets at (T, B) ids inside data. */
+int recur_lm_segment(const recur_lm_stream *s, int64_t start, int bptt, const int32_t **inputs,
+                     const int32_t **targets);
+
+/* The distribution a sampler draws from, into probs[V]: softmax(logits / T)
+ * cut to the top_k most likely tokens (0: all) and then to the smallest set of
+ * most likely tokens whose mass reaches top_p (1: all), renormalised.
+ * temperature 0: all mass on the argmax (the lowest id on ties).  Errors for
+ * temperature < 0, top_k < 0, top_p outside (0, 1], non-finite logits. */
+recur_status recur_sample_distribution(const recur_real *logits, int V, double temperature,
+                                       int top_k, double top_p, double *probs, recur_error *err);
+
+/* A sampler owns its random generator and scratch space. */
+typedef struct recur_sampler recur_sampler;
+
+recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
+                                  double top_p, uint64_t seed, recur_error *err);
+void recur_sampler_free(recur_sampler *s);
+/* Draws an id from logits[V]; -1 (with a message) for non-finite logits. */
+int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
+const char *recur_sampler_errmsg(const recur_sampler *s);
+
+/* Language-model helpers over a model with an embedding and a decoder. */
+
+/* Negative log-likelihood of ids[1..n) given what precedes each, reading the
+ * stream as one sequence from a zero state in segments of `chunk` steps (the
+ * state carried across them).  *nll: summed nats; *count = n - 1. */
+recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
+                            double *nll, int64_t *count, recur_error *err);
+
+/* Beam search for the most likely continuation of prime[0..n_prime)
+ * (n_prime >= 1): keeps the `beam` best hypotheses by total log-probability
+ * and returns the best after `length` tokens, or the best finished one when
+ * stop_id >= 0 ends hypotheses (stop_id included).  out holds `length` ids;
+ * *n_out gets the count, *logprob (may be NULL) its log-probability. */
+recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_prime, int beam,
+                                  int length, int32_t stop_id, int32_t *out, int *n_out,
+                                  double *logprob, recur_error *err);
 /* RECUR_LM_API_END */
 
 /* ------------------------------------------------------------------------ */
