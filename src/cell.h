@@ -1,0 +1,54 @@
+/*
+ * cell.h - one direction of one recurrent layer over a whole sequence.
+ *
+ * Every cell runs forward in its own time order; the layer driver (layers.c)
+ * feeds a backward direction each sequence reversed within its own length.
+ * Step t is active for sequence b when t < len[b]; an inactive step copies the
+ * state through unchanged, so padding never reaches an output, a state or a
+ * gradient.  The input projection X W_ih^T (all T*B rows) and the weight
+ * gradients (all steps) are single matrix products outside the time loop;
+ * only the recurrent product runs per step.
+ */
+#ifndef RECUR_CELL_H
+#define RECUR_CELL_H
+
+#include "internal.h"
+
+typedef struct dir_buf {
+    recur_real *x;    /* (T, B, in) input, this direction's time order */
+    recur_real *gx;   /* (T, B, G*H) input projection + folded biases */
+    recur_real *act;  /* (T, B, G*H) activated gates (LSTM i,f,g,o; GRU r,z,n) */
+    recur_real *hs;   /* (T+1, B, R) states, hs[0] = h0 */
+    recur_real *cs;   /* (T+1, B, H) LSTM cell states, cs[0] = c0 */
+    recur_real *tc;   /* (T, B, H) LSTM tanh(c_t) */
+    recur_real *m;    /* (T, B, H) LSTM with projection: o * tanh(c) */
+    recur_real *aux;  /* (T, B, H) GRU: W_hn h + b_hn (reset after) or r * h (reset before) */
+    recur_real *dy;   /* (T, B, R) gradient arriving at the outputs */
+    recur_real *dgx;  /* (T, B, G*H) gradient of the pre-activations, input side */
+    recur_real *dgh;  /* (T, B, G*H) GRU reset-after: hidden side */
+    recur_real *dhs;  /* (T, B, R) LSTM with projection: total dh per step */
+    recur_real *dx;   /* (T, B, in) gradient into the input */
+    recur_real *dh;   /* (B, R) running dh; holds dh0 after backward */
+    recur_real *dc;   /* (B, H) running dc; holds dc0 after backward */
+    recur_real *tmp;  /* (B, G*H) scratch */
+} dir_buf;
+
+static inline int step_active(const int32_t *len, int t, int b) { return t < len[b]; }
+
+static inline recur_real sigm(recur_real x) { return (recur_real)1 / ((recur_real)1 + R_EXP(-x)); }
+
+/* gx = X W_ih^T + b_ih (+ b_hh where fold_hh) for all T*B rows; fold_hh
+ * covers the first fold_rows gate rows of b_hh. */
+void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
+                           int fold_rows);
+/* From dgx: dW_ih += dgx^T X, db_ih += sum(dgx), dx = dgx W_ih. */
+void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B);
+
+void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+void gru_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+void rnn_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+void rnn_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
+
+#endif
