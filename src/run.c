@@ -1,0 +1,486 @@
+/*
+ * run.c - per-run state and the whole model's forward and backward pass:
+ * embedding -> dropout -> recurrent layers (directions, residuals, dropout
+ * between layers) -> dropout -> decoder -> softmax cross-entropy.
+ *
+ * A backward direction sees each sequence reversed within its own length
+ * (gather before, scatter after), so it starts at that sequence's last token
+ * and the cells only ever run forward in their own time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cell.h"
+
+struct recur_run {
+    recur_model *m;
+    char errmsg[RECUR_ERRMSG_LEN];
+    int max_T, max_B;
+    int T, B, training, ready; /* ready: a forward is waiting for its backward */
+    int32_t *len;              /* (B) */
+    int32_t *tokens;           /* (T, B) copy, models with an embedding */
+    int32_t *targets;          /* (T, B) copy, -1 where no target counts */
+    dir_buf dirs[RECUR_MAX_LAYERS][2];
+    recur_real *layer_in[RECUR_MAX_LAYERS];   /* (T, B, in_l) after dropout */
+    recur_real *in_mask[RECUR_MAX_LAYERS];    /* (T, B, in_l) dropout scale, NULL: none */
+    recur_real *layer_out[RECUR_MAX_LAYERS];  /* (T, B, D*R) with the residual added */
+    recur_real *dec_in, *dec_mask;            /* (T, B, D*R) */
+    recur_real *logits, *dlogits;             /* (T, B, O) */
+    double *lse;                              /* (T, B) log-sum-exp per row */
+    recur_real *dout, *dout_prev, *din;       /* gradient buffers */
+    recur_real *hn, *cn, *dh0, *dc0;          /* (L*D, B, R or H) */
+    recur_real *d_inputs;                     /* (T, B, in_0) */
+    int has_targets;
+    int64_t count;
+    double loss;
+};
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int max_B, recur_error *err)
+{
+    *out = NULL;
+    if (max_T <= 0 || max_B <= 0 || max_T > (1 << 20) || max_B > (1 << 20))
+        return recur_error_set(err, RECUR_ERR_ARG, "run: max steps %d and max batch %d must be in 1..%d",
+                               max_T, max_B, 1 << 20);
+    recur_run *r = recur_alloc(1, sizeof *r);
+    if (!r)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a run");
+    r->m = m;
+    r->max_T = max_T;
+    r->max_B = max_B;
+    const recur_model_config *c = &m->cfg;
+    const int L = c->rnn.num_layers, D = m->dirs, H = c->rnn.hidden_size, R = m->state;
+    const int G = m->gates * H, DR = m->out_width, in0 = c->rnn.input_size;
+    const size_t TB = (size_t)max_T * max_B, T1B = (size_t)(max_T + 1) * max_B, Bn = (size_t)max_B;
+    const int lstm = c->rnn.cell == RECUR_CELL_LSTM, gru = c->rnn.cell == RECUR_CELL_GRU;
+    const int proj = c->rnn.proj_size > 0;
+    int ok = 1;
+#define ALLOC(p, n)                                                                                   \
+    do {                                                                                              \
+        (p) = recur_alloc((n), sizeof *(p));                                                          \
+        if (!(p))                                                                                     \
+            ok = 0;                                                                                   \
+    } while (0)
+    ALLOC(r->len, Bn);
+    ALLOC(r->targets, TB);
+    if (c->vocab_size > 0)
+        ALLOC(r->tokens, TB);
+    for (int l = 0; l < L && ok; l++) {
+        int in = l == 0 ? in0 : DR;
+        ALLOC(r->layer_in[l], TB * in);
+        ALLOC(r->layer_out[l], TB * DR);
+        if ((l == 0 && c->vocab_size > 0 && c->dropout_embed > 0) || (l > 0 && c->rnn.dropout > 0))
+            ALLOC(r->in_mask[l], TB * in);
+        for (int d = 0; d < D; d++) {
+            dir_buf *s = &r->dirs[l][d];
+            if (d == 1)
+                ALLOC(s->x, TB * in);
+            ALLOC(s->gx, TB * G);
+            ALLOC(s->act, TB * G);
+            ALLOC(s->dgx, TB * G);
+            ALLOC(s->hs, T1B * R);
+            ALLOC(s->dy, TB * R);
+            ALLOC(s->dx, TB * in);
+            ALLOC(s->dh, Bn * R);
+            ALLOC(s->dc, Bn * H);
+            ALLOC(s->tmp, Bn * G);
+            if (lstm) {
+                ALLOC(s->cs, T1B * H);
+                ALLOC(s->tc, TB * H);
+                if (proj) {
+                    ALLOC(s->m, TB * H);
+                    ALLOC(s->dhs, TB * R);
+                }
+            }
+            if (gru) {
+                ALLOC(s->aux, TB * H);
+                if (c->rnn.gru_form == RECUR_GRU_RESET_AFTER)
+                    ALLOC(s->dgh, TB * G);
+            }
+        }
+    }
+    if (c->output_size > 0) {
+        ALLOC(r->dec_in, TB * DR);
+        if (c->dropout_output > 0)
+            ALLOC(r->dec_mask, TB * DR);
+        ALLOC(r->logits, TB * c->output_size);
+        ALLOC(r->dlogits, TB * c->output_size);
+        ALLOC(r->lse, TB);
+    }
+    ALLOC(r->dout, TB * DR);
+    ALLOC(r->dout_prev, TB * DR);
+    ALLOC(r->din, TB * max_int(in0, DR));
+    ALLOC(r->hn, (size_t)L * D * Bn * R);
+    ALLOC(r->dh0, (size_t)L * D * Bn * R);
+    if (lstm) {
+        ALLOC(r->cn, (size_t)L * D * Bn * H);
+        ALLOC(r->dc0, (size_t)L * D * Bn * H);
+    }
+    if (c->vocab_size == 0)
+        ALLOC(r->d_inputs, TB * in0);
+#undef ALLOC
+    if (!ok) {
+        recur_run_free(r);
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory for a run of %d steps x %d sequences",
+                               max_T, max_B);
+    }
+    *out = r;
+    return RECUR_OK;
+}
+
+void recur_run_free(recur_run *r)
+{
+    if (!r)
+        return;
+    for (int l = 0; l < RECUR_MAX_LAYERS; l++) {
+        recur_free(r->layer_in[l]);
+        recur_free(r->in_mask[l]);
+        recur_free(r->layer_out[l]);
+        for (int d = 0; d < 2; d++) {
+            dir_buf *s = &r->dirs[l][d];
+            recur_real *bufs[] = {s->x, s->gx, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
+                                  s->dy, s->dgx, s->dgh, s->dhs, s->dx, s->dh, s->dc, s->tmp};
+            for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+                recur_free(bufs[i]);
+        }
+    }
+    void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse,
+                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs};
+    for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+        recur_free(rest[i]);
+    recur_free(r);
+}
+
+const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
+const recur_real *recur_run_outputs(const recur_run *r) { return r->m->cfg.rnn.num_layers ? r->layer_out[r->m->cfg.rnn.num_layers - 1] : NULL; }
+const recur_real *recur_run_logits(const recur_run *r) { return r->logits; }
+const recur_real *recur_run_hn(const recur_run *r) { return r->hn; }
+const recur_real *recur_run_cn(const recur_run *r) { return r->cn; }
+const recur_real *recur_run_d_inputs(const recur_run *r) { return r->d_inputs; }
+const recur_real *recur_run_d_h0(const recur_run *r) { return r->dh0; }
+const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
+
+/* Inverted dropout: scale = 0 with probability p, else 1/(1-p). */
+static void draw_mask(recur_model *m, recur_real *mask, size_t n, float p)
+{
+    recur_real keep = (recur_real)(1.0 / (1.0 - p));
+    for (size_t i = 0; i < n; i++)
+        mask[i] = rng_uniform(&m->rng) < p ? 0 : keep;
+}
+
+static void apply_mask(recur_real *x, const recur_real *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= mask[i];
+}
+
+/* dst[s, b] = src[len_b - 1 - s, b] for s < len_b, else 0 (width w, stride w). */
+static void reverse_within_lengths(recur_real *dst, const recur_real *src, int T, int B, int w,
+                                   const int32_t *len, int src_stride, int src_off)
+{
+    for (int s = 0; s < T; s++)
+        for (int b = 0; b < B; b++) {
+            recur_real *o = dst + ((size_t)s * B + b) * w;
+            if (s < len[b]) {
+                const recur_real *i = src + ((size_t)(len[b] - 1 - s) * B + b) * src_stride + src_off;
+                memcpy(o, i, w * sizeof(recur_real));
+            } else {
+                memset(o, 0, w * sizeof(recur_real));
+            }
+        }
+}
+
+static recur_status check_batch(recur_run *r, const recur_batch *bt)
+{
+    const recur_model_config *c = &r->m->cfg;
+    if (bt->T <= 0 || bt->B <= 0 || bt->T > r->max_T || bt->B > r->max_B)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch of %d steps x %d sequences outside this run's 1..%d x 1..%d",
+                            bt->T, bt->B, r->max_T, r->max_B);
+    if (c->vocab_size > 0 && !bt->tokens)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch: this model reads token ids, but tokens is NULL");
+    if (c->vocab_size == 0 && !bt->inputs)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch: this model reads float inputs, but inputs is NULL");
+    for (int b = 0; b < bt->B; b++) {
+        int n = bt->lengths ? bt->lengths[b] : bt->T;
+        if (n < 0 || n > bt->T)
+            return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch: length %d of sequence %d outside 0..%d", n, b, bt->T);
+        r->len[b] = n;
+    }
+    for (int t = 0; t < bt->T; t++)
+        for (int b = 0; b < bt->B; b++) {
+            size_t i = (size_t)t * bt->B + b;
+            int active = t < r->len[b];
+            if (c->vocab_size > 0) {
+                int32_t tok = bt->tokens[i];
+                if (active && (tok < 0 || tok >= c->vocab_size))
+                    return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch: token %d at step %d, sequence %d outside vocabulary 0..%d",
+                                        tok, t, b, c->vocab_size - 1);
+                r->tokens[i] = active ? tok : -1;
+            }
+            int32_t tg = bt->targets ? bt->targets[i] : -1;
+            if (active && bt->targets && c->output_size > 0 && (tg < -1 || tg >= c->output_size))
+                return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch: target %d at step %d, sequence %d outside -1..%d",
+                                    tg, t, b, c->output_size - 1);
+            r->targets[i] = active ? tg : -1;
+        }
+    return RECUR_OK;
+}
+
+static void cell_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
+{
+    switch (m->cfg.rnn.cell) {
+    case RECUR_CELL_LSTM: lstm_forward(m, p, s, T, B, len); break;
+    case RECUR_CELL_GRU: gru_forward(m, p, s, T, B, len); break;
+    default: rnn_forward(m, p, s, T, B, len); break;
+    }
+}
+
+static void cell_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
+{
+    switch (m->cfg.rnn.cell) {
+    case RECUR_CELL_LSTM: lstm_backward(m, p, s, T, B, len); break;
+    case RECUR_CELL_GRU: gru_backward(m, p, s, T, B, len); break;
+    default: rnn_backward(m, p, s, T, B, len); break;
+    }
+}
+
+/* Softmax cross-entropy over the decoder's logits; fills lse and the loss. */
+static void decoder_forward(recur_run *r, int T, int B)
+{
+    recur_model *m = r->m;
+    const int O = m->cfg.output_size, DR = m->out_width;
+    const size_t rows = (size_t)T * B;
+    const recur_real *bias = m->params + m->dec_b;
+    for (size_t i = 0; i < rows; i++)
+        memcpy(r->logits + i * O, bias, O * sizeof(recur_real));
+    recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_in, DR, m->params + m->dec_w, DR, 1, r->logits, O);
+    double total = 0;
+    int64_t count = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const recur_real *z = r->logits + i * O;
+        recur_real mx = z[0];
+        for (int k = 1; k < O; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        double sum = 0;
+        for (int k = 0; k < O; k++)
+            sum += exp((double)(z[k] - mx));
+        r->lse[i] = (double)mx + log(sum);
+        if (r->targets[i] >= 0) {
+            total += r->lse[i] - (double)z[r->targets[i]];
+            count++;
+        }
+    }
+    r->count = count;
+    r->loss = count ? total / (double)count : 0;
+}
+
+recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    r->ready = 0;
+    recur_status st = check_batch(r, bt);
+    if (st)
+        return st;
+    const int T = bt->T, B = bt->B, L = c->rnn.num_layers, D = m->dirs;
+    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width, in0 = c->rnn.input_size;
+    const size_t TB = (size_t)T * B;
+    r->T = T;
+    r->B = B;
+    r->training = training;
+    r->has_targets = bt->targets != NULL && c->output_size > 0;
+
+    /* layer 0's input */
+    recur_real *x0 = r->layer_in[0];
+    for (size_t i = 0; i < TB; i++) {
+        int active = (int)(i / B) < r->len[i % B];
+        recur_real *o = x0 + i * in0;
+        if (!active)
+            memset(o, 0, in0 * sizeof(recur_real));
+        else if (c->vocab_size > 0)
+            memcpy(o, m->params + m->emb_w + (size_t)r->tokens[i] * in0, in0 * sizeof(recur_real));
+        else
+            memcpy(o, bt->inputs + i * in0, in0 * sizeof(recur_real));
+    }
+    for (int l = 0; l < L; l++) {
+        int in = l == 0 ? in0 : DR;
+        if (l > 0)
+            memcpy(r->layer_in[l], r->layer_out[l - 1], TB * in * sizeof(recur_real));
+        float p = l == 0 ? c->dropout_embed : c->rnn.dropout;
+        if (training && r->in_mask[l] && p > 0) {
+            draw_mask(m, r->in_mask[l], TB * in, p);
+            apply_mask(r->layer_in[l], r->in_mask[l], TB * in);
+        }
+        recur_real *out = r->layer_out[l];
+        for (int d = 0; d < D; d++) {
+            dir_buf *s = &r->dirs[l][d];
+            const cell_params *p_ = &m->cells[l][d];
+            size_t k = (size_t)l * D + d;
+            if (d == 0)
+                s->x = r->layer_in[l];
+            else
+                reverse_within_lengths(s->x, r->layer_in[l], T, B, in, r->len, in, 0);
+            if (bt->h0)
+                memcpy(s->hs, bt->h0 + k * B * R, (size_t)B * R * sizeof(recur_real));
+            else
+                memset(s->hs, 0, (size_t)B * R * sizeof(recur_real));
+            if (s->cs) {
+                if (bt->c0)
+                    memcpy(s->cs, bt->c0 + k * B * H, (size_t)B * H * sizeof(recur_real));
+                else
+                    memset(s->cs, 0, (size_t)B * H * sizeof(recur_real));
+            }
+            cell_forward(m, p_, s, T, B, r->len);
+            /* outputs: hs[t+1] in this direction's time, zero past the length */
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++) {
+                    recur_real *o = out + ((size_t)t * B + b) * DR + d * R;
+                    if (t >= r->len[b]) {
+                        memset(o, 0, R * sizeof(recur_real));
+                        continue;
+                    }
+                    int st_ = d == 0 ? t : r->len[b] - 1 - t;
+                    memcpy(o, s->hs + ((size_t)(st_ + 1) * B + b) * R, R * sizeof(recur_real));
+                }
+            memcpy(r->hn + k * B * R, s->hs + (size_t)T * B * R, (size_t)B * R * sizeof(recur_real));
+            if (s->cs)
+                memcpy(r->cn + k * B * H, s->cs + (size_t)T * B * H, (size_t)B * H * sizeof(recur_real));
+        }
+        if (c->rnn.residual && l > 0)
+            for (size_t i = 0; i < TB * DR; i++)
+                out[i] += r->layer_out[l - 1][i];
+    }
+    if (c->output_size > 0) {
+        memcpy(r->dec_in, r->layer_out[L - 1], TB * DR * sizeof(recur_real));
+        if (training && r->dec_mask) {
+            draw_mask(m, r->dec_mask, TB * DR, c->dropout_output);
+            apply_mask(r->dec_in, r->dec_mask, TB * DR);
+        }
+        decoder_forward(r, T, B);
+    } else {
+        r->count = 0;
+        r->loss = 0;
+    }
+    if (loss)
+        *loss = r->loss;
+    if (count)
+        *count = r->count;
+    if (r->has_targets && r->count > 0 && !isfinite(r->loss))
+        return recur_seterr(r->errmsg, RECUR_ERR_NONFINITE, "forward: the loss is not finite (%g)", r->loss);
+    r->ready = 1;
+    return RECUR_OK;
+}
+
+recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs,
+                            const recur_real *d_hn, const recur_real *d_cn)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    if (!r->ready)
+        return recur_seterr(r->errmsg, RECUR_ERR_STATE, "backward: no forward pass to go back through");
+    r->ready = 0;
+    const int T = r->T, B = r->B, L = c->rnn.num_layers, D = m->dirs;
+    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width, in0 = c->rnn.input_size;
+    const size_t TB = (size_t)T * B;
+
+    /* gradient at the last layer's outputs */
+    recur_real *dout = r->dout;
+    memset(dout, 0, TB * DR * sizeof(recur_real));
+    if (r->has_targets && r->count > 0 && loss_scale != 0) {
+        const int O = c->output_size;
+        const double scale = loss_scale / (double)r->count;
+        for (size_t i = 0; i < TB; i++) {
+            recur_real *g = r->dlogits + i * O;
+            const recur_real *z = r->logits + i * O;
+            if (r->targets[i] < 0) {
+                memset(g, 0, O * sizeof(recur_real));
+                continue;
+            }
+            for (int k = 0; k < O; k++)
+                g[k] = (recur_real)(exp((double)z[k] - r->lse[i]) * scale);
+            g[r->targets[i]] -= (recur_real)scale;
+        }
+        recur_real *db = m->grads + m->dec_b;
+        for (size_t i = 0; i < TB; i++)
+            for (int k = 0; k < O; k++)
+                db[k] += r->dlogits[i * O + k];
+        recur_gemm(1, 0, O, DR, (int)TB, 1, r->dlogits, O, r->dec_in, DR, 1, m->grads + m->dec_w, DR);
+        recur_gemm(0, 0, (int)TB, DR, O, 1, r->dlogits, O, m->params + m->dec_w, DR, 0, dout, DR);
+        if (r->dec_mask && r->training)
+            apply_mask(dout, r->dec_mask, TB * DR);
+    }
+    if (d_outputs)
+        for (size_t i = 0; i < TB; i++)
+            if ((int)(i / B) < r->len[i % B])
+                for (int j = 0; j < DR; j++)
+                    dout[i * DR + j] += d_outputs[i * DR + j];
+
+    for (int l = L - 1; l >= 0; l--) {
+        int in = l == 0 ? in0 : DR;
+        recur_real *din = r->din;
+        for (int d = 0; d < D; d++) {
+            dir_buf *s = &r->dirs[l][d];
+            size_t k = (size_t)l * D + d;
+            if (d == 0) {
+                for (size_t i = 0; i < TB; i++)
+                    memcpy(s->dy + i * R, dout + i * DR, R * sizeof(recur_real));
+            } else {
+                reverse_within_lengths(s->dy, dout, T, B, R, r->len, DR, R);
+            }
+            if (d_hn)
+                memcpy(s->dh, d_hn + k * B * R, (size_t)B * R * sizeof(recur_real));
+            else
+                memset(s->dh, 0, (size_t)B * R * sizeof(recur_real));
+            if (s->cs) {
+                if (d_cn)
+                    memcpy(s->dc, d_cn + k * B * H, (size_t)B * H * sizeof(recur_real));
+                else
+                    memset(s->dc, 0, (size_t)B * H * sizeof(recur_real));
+            }
+            cell_backward(m, &m->cells[l][d], s, T, B, r->len);
+            memcpy(r->dh0 + k * B * R, s->dh, (size_t)B * R * sizeof(recur_real));
+            if (s->cs)
+                memcpy(r->dc0 + k * B * H, s->dc, (size_t)B * H * sizeof(recur_real));
+        }
+        /* d(layer input) = forward direction's dx + the reverse's, re-ordered */
+        memcpy(din, r->dirs[l][0].dx, TB * in * sizeof(recur_real));
+        if (D == 2) {
+            const recur_real *dx1 = r->dirs[l][1].dx;
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++) {
+                    if (t >= r->len[b])
+                        continue;
+                    recur_real *o = din + ((size_t)t * B + b) * in;
+                    const recur_real *i = dx1 + ((size_t)(r->len[b] - 1 - t) * B + b) * in;
+                    for (int j = 0; j < in; j++)
+                        o[j] += i[j];
+                }
+        }
+        if (r->in_mask[l] && r->training)
+            apply_mask(din, r->in_mask[l], TB * in);
+        if (l > 0) {
+            recur_real *prev = r->dout_prev;
+            memcpy(prev, din, TB * DR * sizeof(recur_real));
+            if (c->rnn.residual)
+                for (size_t i = 0; i < TB * DR; i++)
+                    prev[i] += dout[i];
+            r->dout_prev = dout;
+            r->dout = prev;
+            dout = prev;
+        }
+    }
+    if (c->vocab_size > 0) {
+        recur_real *de = m->grads + m->emb_w;
+        for (size_t i = 0; i < TB; i++) {
+            if (r->tokens[i] < 0)
+                continue;
+            recur_real *row = de + (size_t)r->tokens[i] * in0;
+            for (int j = 0; j < in0; j++)
+                row[j] += r->din[i * in0 + j];
+        }
+    } else {
+        memcpy(r->d_inputs, r->din, TB * in0 * sizeof(recur_real));
+    }
+    return RECUR_OK;
+}
