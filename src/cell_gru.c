@@ -17,8 +17,9 @@ void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
     const int H = m->cfg.rnn.hidden_size, G = 3 * H;
     const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
     const recur_real *w_hh = m->params + p->w_hh, *b_hh = m->params + p->b_hh;
-    /* b_hh folds into gx for r and z; for n only in the reset-before form */
-    cell_input_projection(m, p, s, T, B, after ? 2 * H : G);
+    /* reset after: b_hh enters through the per-step product gh (b_hn must stay
+     * inside r ∘ (...)); reset before: all of b_hh folds into gx */
+    cell_input_projection(m, p, s, T, B, after ? 0 : G);
     for (int t = 0; t < T; t++) {
         const recur_real *hprev = s->hs + (size_t)t * B * H;
         recur_real *hcur = s->hs + (size_t)(t + 1) * B * H;

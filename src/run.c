@@ -139,7 +139,8 @@ void recur_run_free(recur_run *r)
         recur_free(r->layer_out[l]);
         for (int d = 0; d < 2; d++) {
             dir_buf *s = &r->dirs[l][d];
-            recur_real *bufs[] = {s->x, s->gx, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
+            /* the forward direction's x is a view of layer_in[l] */
+            recur_real *bufs[] = {d == 1 ? s->x : NULL, s->gx, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
                                   s->dy, s->dgx, s->dgh, s->dhs, s->dx, s->dh, s->dc, s->tmp};
             for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
                 recur_free(bufs[i]);
