@@ -10,6 +10,9 @@
  * The reader trusts nothing: header length against file size, JSON syntax and
  * types, known dtypes, shape products (overflow-checked) against byte ranges,
  * ranges inside the data area, no two ranges overlapping, no duplicate names.
+ * Like the reference implementation it also requires the ranges, sorted, to
+ * cover the data area exactly: a gap between tensors or bytes after the last
+ * one are errors, and the header must start with '{'.
  * Every failure gets a message that names the problem.
  */
 #ifndef RECUR_SAFETENSORS_H
@@ -21,7 +24,7 @@
 #include "recur.h"
 
 #define ST_MAX_DIMS 8
-#define ST_MAX_HEADER (100u * 1024u * 1024u) /* as the reference implementation */
+#define ST_MAX_HEADER 100000000u /* bytes of JSON, as the reference implementation */
 
 typedef enum st_dtype { ST_F32 = 0, ST_F64, ST_I32, ST_I64, ST_U8, ST_F16, ST_BF16 } st_dtype;
 
@@ -67,7 +70,12 @@ recur_status st_copy_to_double(const st_tensor *t, double *dst, size_t n, char *
 /* Writer: collects tensors (data copied) and metadata, then commits
  * atomically (temporary file in the target's folder, write, fflush, fsync,
  * rename, fsync of the folder).  On any failure the target is untouched and
- * the temporary file removed. */
+ * the temporary file removed (RECUR_ERR_IO, the message names the path).
+ * Output is deterministic: __metadata__ first, then tensors in the order they
+ * were added with contiguous offsets, the JSON padded with spaces to a
+ * multiple of 8 bytes.  A failed add/meta (bad name, shape or dtype, duplicate,
+ * no memory) is kept: st_writer_errmsg says why, and commit refuses with the
+ * same status and message, so a caller may check only the commit. */
 typedef struct st_writer st_writer;
 
 st_writer *st_writer_new(void);
@@ -79,5 +87,7 @@ recur_status st_writer_add_f32_from_double(st_writer *w, const char *name, int n
                                            const int64_t *shape, const double *data);
 recur_status st_writer_meta(st_writer *w, const char *key, const char *value);
 recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t errlen);
+/* The first add/meta error, "" when none. */
+const char *st_writer_errmsg(const st_writer *w);
 
 #endif
