@@ -1,0 +1,153 @@
+/*
+ * test_lm.c - language-model helpers over a real model: recur_lm_score does
+ * not depend on its chunk length (the state is carried exactly), matches a
+ * forward pass over the whole stream, and beam search finds the most likely
+ * continuation: with beam 1 it is greedy decoding, with a wide beam it
+ * equals an exhaustive search over every continuation of a small vocabulary.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recur.h"
+
+static recur_model *make_model(recur_cell cell, int V, int layers, int proj)
+{
+    recur_model_config cfg;
+    recur_model_config_default(&cfg);
+    cfg.vocab_size = V;
+    cfg.output_size = V;
+    cfg.embed_size = 6;
+    cfg.rnn.cell = cell;
+    cfg.rnn.hidden_size = 8;
+    cfg.rnn.num_layers = layers;
+    cfg.rnn.proj_size = proj;
+    recur_model *m;
+    recur_error err = {0};
+    assert_int_equal(recur_model_create(&m, &cfg, 11, &err), RECUR_OK);
+    /* a wide init so that distributions are far from uniform */
+    assert_int_equal(recur_model_init_uniform(m, 0.8), RECUR_OK);
+    return m;
+}
+
+static void test_score_chunks(void **state)
+{
+    (void)state;
+    recur_cell cells[3] = {RECUR_CELL_LSTM, RECUR_CELL_GRU, RECUR_CELL_RNN_TANH};
+    int32_t ids[50];
+    for (int i = 0; i < 50; i++)
+        ids[i] = (i * 7 + i / 3) % 5;
+    for (int ci = 0; ci < 3; ci++) {
+        recur_model *m = make_model(cells[ci], 5, 2, ci == 0 ? 4 : 0);
+        recur_error err = {0};
+        double ref, nll;
+        int64_t count;
+        assert_int_equal(recur_lm_score(m, ids, 50, 1000, &ref, &count, &err), RECUR_OK);
+        assert_int_equal(count, 49);
+        /* the same as one forward pass over 49 steps */
+        recur_run *r;
+        assert_int_equal(recur_run_create(&r, m, 49, 1, &err), RECUR_OK);
+        recur_batch b = {.T = 49, .B = 1, .tokens = ids, .targets = ids + 1};
+        double loss;
+        int64_t n;
+        assert_int_equal(recur_forward(r, &b, 0, &loss, &n), RECUR_OK);
+        assert_true(fabs(loss * (double)n - ref) < 1e-4 * fabs(ref));
+        recur_run_free(r);
+        int chunks[3] = {1, 7, 48};
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(recur_lm_score(m, ids, 50, chunks[k], &nll, &count, &err), RECUR_OK);
+            assert_true(fabs(nll - ref) < 1e-4 * fabs(ref));
+        }
+        assert_int_equal(recur_lm_score(m, ids, 1, 10, &nll, &count, &err), RECUR_ERR_ARG);
+        recur_model_free(m);
+    }
+}
+
+/* log p(cont | prime) by scoring prime+cont and subtracting the prime's part. */
+static double cont_logprob(recur_model *m, const int32_t *prime, int np, const int32_t *cont,
+                           int nc)
+{
+    int32_t buf[64];
+    memcpy(buf, prime, (size_t)np * sizeof *buf);
+    memcpy(buf + np, cont, (size_t)nc * sizeof *buf);
+    recur_error err = {0};
+    double all, pre = 0;
+    int64_t cnt;
+    assert_int_equal(recur_lm_score(m, buf, (size_t)(np + nc), 16, &all, &cnt, &err), RECUR_OK);
+    if (np >= 2)
+        assert_int_equal(recur_lm_score(m, buf, (size_t)np, 16, &pre, &cnt, &err), RECUR_OK);
+    return -(all - pre);
+}
+
+static void test_beam(void **state)
+{
+    (void)state;
+    const int V = 4, LEN = 4;
+    recur_model *m = make_model(RECUR_CELL_LSTM, V, 2, 0);
+    int32_t prime[3] = {1, 3, 0};
+    recur_error err = {0};
+    /* exhaustive: every continuation of length LEN */
+    double best = -INFINITY;
+    int32_t best_seq[4] = {0};
+    for (int code = 0; code < V * V * V * V; code++) {
+        int32_t s[4];
+        for (int k = 0, c = code; k < LEN; k++, c /= V)
+            s[k] = c % V;
+        double lp = cont_logprob(m, prime, 3, s, LEN);
+        if (lp > best) {
+            best = lp;
+            memcpy(best_seq, s, sizeof s);
+        }
+    }
+    int32_t out[4];
+    int n;
+    double lp;
+    assert_int_equal(recur_lm_beam_search(m, prime, 3, 64, LEN, -1, out, &n, &lp, &err), RECUR_OK);
+    assert_int_equal(n, LEN);
+    assert_memory_equal(out, best_seq, sizeof best_seq);
+    assert_true(fabs(lp - best) < 1e-4);
+
+    /* beam 1 = greedy: each token the argmax after the previous ones */
+    assert_int_equal(recur_lm_beam_search(m, prime, 3, 1, LEN, -1, out, &n, &lp, &err), RECUR_OK);
+    int32_t g[4];
+    for (int k = 0; k < LEN; k++) {
+        double bestk = -INFINITY;
+        int32_t arg = 0;
+        for (int v = 0; v < V; v++) {
+            g[k] = v;
+            double l = cont_logprob(m, prime, 3, g, k + 1);
+            if (l > bestk) {
+                bestk = l;
+                arg = v;
+            }
+        }
+        g[k] = arg;
+    }
+    assert_memory_equal(out, g, sizeof g);
+
+    /* a stop token: the result ends with it or runs the full length */
+    assert_int_equal(recur_lm_beam_search(m, prime, 3, 8, 20, 2, out, &n, &lp, &err), RECUR_OK);
+    for (int k = 0; k < n - 1; k++)
+        assert_int_not_equal(out[k], 2);
+    assert_true(n == 20 || out[n - 1] == 2);
+
+    assert_int_equal(recur_lm_beam_search(m, prime, 0, 8, 20, 2, out, &n, &lp, &err), RECUR_ERR_ARG);
+    assert_int_equal(recur_lm_beam_search(m, prime, 3, 0, 20, 2, out, &n, &lp, &err), RECUR_ERR_ARG);
+    recur_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_score_chunks),
+        cmocka_unit_test(test_beam),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
