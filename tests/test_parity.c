@@ -4,8 +4,10 @@
  *     loss = <dy, y> + <dhn, hn> [+ <dcn, cn>]
  * for each tests/ref/parity_*.safetensors (made by tests/ref/make_refs.py in
  * float64): Elman tanh/relu, LSTM with and without projection, GRU
- * (reset-after, PyTorch's), 1 and 3 layers, 1 and 2 directions, packed
- * sequences of different lengths, non-zero initial states.
+ * (reset-after, PyTorch's) and GRU reset-before ("gru_before": PyTorch has no
+ * module for it, so make_refs.py writes it with explicit torch ops, a loop it
+ * first proves against nn.GRU in reset-after form), 1 and 3 layers, 1 and 2
+ * directions, packed sequences of different lengths, non-zero initial states.
  *
  * The metric is ref_util.h's (relative error with a floor of 10% of the
  * tensor's scale).  Tolerance 1e-4 in the float build (float32 rounding in
@@ -33,13 +35,17 @@
 #define PARITY_BUILD "f32"
 #endif
 
-static int parse_cell(const char *s, recur_cell *cell)
+static int parse_cell(const char *s, recur_cell *cell, recur_gru_form *form)
 {
+    *form = RECUR_GRU_RESET_AFTER;
     if (!strcmp(s, "lstm"))
         *cell = RECUR_CELL_LSTM;
     else if (!strcmp(s, "gru"))
         *cell = RECUR_CELL_GRU;
-    else if (!strcmp(s, "rnn_tanh"))
+    else if (!strcmp(s, "gru_before")) {
+        *cell = RECUR_CELL_GRU;
+        *form = RECUR_GRU_RESET_BEFORE;
+    } else if (!strcmp(s, "rnn_tanh"))
         *cell = RECUR_CELL_RNN_TANH;
     else if (!strcmp(s, "rnn_relu"))
         *cell = RECUR_CELL_RNN_RELU;
@@ -109,7 +115,8 @@ static void run_parity(void **state)
     int bidir = ref_cfg_int(cfg, "bidirectional", &ok);
     int T = ref_cfg_int(cfg, "T", &ok), B = ref_cfg_int(cfg, "B", &ok);
     recur_cell cell = RECUR_CELL_LSTM;
-    ok = ok && parse_cell(cell_s, &cell);
+    recur_gru_form form = RECUR_GRU_RESET_AFTER;
+    ok = ok && parse_cell(cell_s, &cell, &form);
     assert_true(ok);
     int D = bidir ? 2 : 1, S = P > 0 ? P : H, lstm = cell == RECUR_CELL_LSTM;
 
@@ -122,7 +129,7 @@ static void run_parity(void **state)
     mc.dropout_embed = 0.0f;
     mc.dropout_output = 0.0f;
     mc.rnn.cell = cell;
-    mc.rnn.gru_form = RECUR_GRU_RESET_AFTER;
+    mc.rnn.gru_form = form;
     mc.rnn.input_size = in;
     mc.rnn.hidden_size = H;
     mc.rnn.proj_size = P;
@@ -255,6 +262,8 @@ int main(void)
         CASE("parity_lstm_l3_d1_proj"), CASE("parity_lstm_l3_d2_proj"),
         CASE("parity_gru_l1_d1"),      CASE("parity_gru_l1_d2"),
         CASE("parity_gru_l3_d1"),      CASE("parity_gru_l3_d2"),
+        CASE("parity_gru_before_l1_d1"), CASE("parity_gru_before_l1_d2"),
+        CASE("parity_gru_before_l3_d1"), CASE("parity_gru_before_l3_d2"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

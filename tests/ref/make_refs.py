@@ -16,8 +16,8 @@ Files
 -----
 parity_<cell>_l<L>_d<D>[_proj].safetensors
     cell in rnn_tanh, rnn_relu, lstm, gru (PyTorch's reset-after GRU),
-    L in {1, 3} layers, D in {1, 2} directions, LSTM with and without
-    proj_size.  Weights U(+-0.5) so the nonlinearities leave their linear
+    gru_before (the reset-before GRU, see below), L in {1, 3} layers,
+    D in {1, 2} directions, LSTM with and without proj_size.  Weights U(+-0.5) so the nonlinearities leave their linear
     range; packed sequences of different lengths (at least one full, one
     shorter); random h0/c0; the gradient of
         loss = sum(dy*y) + sum(dhn*hn) [+ sum(dcn*cn)]
@@ -27,6 +27,17 @@ parity_<cell>_l<L>_d<D>[_proj].safetensors
     grad.rnn.<param>, grad.x, grad.h0, grad.c0.
     __metadata__ "config": JSON {cell, input_size, hidden_size, proj_size,
     num_layers, bidirectional, T, B}.
+
+    gru_before: PyTorch has no module for the reset-before GRU
+        n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
+    so these files come from gru_explicit(): the equations written with
+    explicit torch ops in float64, a per-step loop over the packed lengths
+    (inactive steps copy the state, outputs are zero there, each sequence's
+    backward direction starts at its own last token), gradients by autograd.
+    Before any file is written, the same loop in reset-after form is checked
+    against torch.nn.GRU on packed sequences (outputs, states and every
+    gradient within 1e-12), so the loop itself is proven on the form that
+    torch implements.  The tensors (nn.GRU's names) are those of the gru files.
 
 traj_sgd.safetensors, traj_sgd_momentum.safetensors, traj_adam.safetensors
     20 steps of truncated-BPTT training of a small LSTM language model
@@ -38,6 +49,10 @@ traj_sgd.safetensors, traj_sgd_momentum.safetensors, traj_adam.safetensors
     under their names, `tokens` (I64 stream), `losses` and pre-clip
     `grad_norms` per step (F64), `clipped` per step (I64 0/1), final
     parameters under `final.<name>`.  __metadata__ "config" has everything.
+
+Options: --only SUBSTRING writes only the files whose name contains it (for
+example `--only gru_before`), so that adding cases leaves the committed files
+untouched.
 
 Everything is computed in float64, so the references are exact to ~1e-12 and
 the tests measure only librecur's own rounding (float32 in the default build,
@@ -112,7 +127,8 @@ def load_safetensors(path):
 # ---------------------------------------------------------------------------
 # parity cases
 
-CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+# gru_before comes last so that the earlier cases keep their seeds (1000 + index).
+CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru", "gru_before"]
 
 
 def parity_cases():
@@ -132,10 +148,98 @@ def case_name(cell, L, D, proj):
 def make_module(cell, inp, H, L, bidir, P):
     if cell == "lstm":
         return nn.LSTM(inp, H, num_layers=L, bidirectional=bidir, proj_size=P)
-    if cell == "gru":
+    if cell in ("gru", "gru_before"):
         return nn.GRU(inp, H, num_layers=L, bidirectional=bidir)
     return nn.RNN(inp, H, num_layers=L, bidirectional=bidir,
                   nonlinearity="tanh" if cell == "rnn_tanh" else "relu")
+
+
+# ---------------------------------------------------------------------------
+# the GRU from its equations (PyTorch has no reset-before module)
+
+def gru_explicit(params, x, lengths, h0, L, D, H, form):
+    """A multi-layer (bi)directional GRU over packed lengths with explicit ops.
+
+    params: dict of nn.GRU's parameter names -> tensors (autograd leaves).
+    x (T, B, in), lengths (B) int64, h0 (L*D, B, H).  form: "after" (PyTorch's
+    n = tanh(W_in x + b_in + r*(W_hn h + b_hn))) or "before" (Cho et al.'s
+    n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)).  Step t of sequence b is
+    active when t < lengths[b]; an inactive step keeps the state and outputs
+    zero.  The backward direction runs t = T-1 .. 0, so each sequence starts
+    at its own last token (its padded steps come first and keep h0).
+    Returns y (T, B, D*H) and hn (L*D, B, H)."""
+    T, B = x.shape[0], x.shape[1]
+    active = [(t < lengths).unsqueeze(1) for t in range(T)]  # (B, 1) bool
+    layer_in = x
+    hn = []
+    for l in range(L):
+        outs = []
+        for d in range(D):
+            sfx = "_l%d%s" % (l, "_reverse" if d else "")
+            w_ih, w_hh = params["weight_ih" + sfx], params["weight_hh" + sfx]
+            b_ih, b_hh = params["bias_ih" + sfx], params["bias_hh" + sfx]
+            w_ir, w_iz, w_in = w_ih[:H], w_ih[H:2 * H], w_ih[2 * H:]
+            w_hr, w_hz, w_hn = w_hh[:H], w_hh[H:2 * H], w_hh[2 * H:]
+            b_ir, b_iz, b_in = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
+            b_hr, b_hz, b_hn = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
+            h = h0[l * D + d]
+            ys = [None] * T
+            for t in (range(T - 1, -1, -1) if d else range(T)):
+                xt = layer_in[t]
+                r = torch.sigmoid(xt @ w_ir.t() + b_ir + h @ w_hr.t() + b_hr)
+                z = torch.sigmoid(xt @ w_iz.t() + b_iz + h @ w_hz.t() + b_hz)
+                if form == "after":
+                    n = torch.tanh(xt @ w_in.t() + b_in + r * (h @ w_hn.t() + b_hn))
+                else:
+                    n = torch.tanh(xt @ w_in.t() + b_in + (r * h) @ w_hn.t() + b_hn)
+                hnew = (1.0 - z) * n + z * h
+                h = torch.where(active[t], hnew, h)
+                ys[t] = torch.where(active[t], hnew, torch.zeros_like(hnew))
+            outs.append(torch.stack(ys))
+            hn.append(h)
+        layer_in = torch.cat(outs, dim=2) if D == 2 else outs[0]
+    return layer_in, torch.stack(hn)
+
+
+def check_gru_explicit():
+    """The explicit loop in reset-after form against torch.nn.GRU (packed
+    sequences, 1 and 3 layers, 1 and 2 directions): outputs, final states and
+    every gradient of a random linear objective must agree to 1e-12."""
+    for i, (L, D) in enumerate([(1, 1), (1, 2), (3, 1), (3, 2)]):
+        g = torch.Generator().manual_seed(500 + i)
+        T, B, inp, H = 6, 4, 5, 4
+        gru = nn.GRU(inp, H, num_layers=L, bidirectional=D == 2).double()
+        with torch.no_grad():
+            for _, p in gru.named_parameters():
+                p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * 0.5)
+        lengths = torch.tensor([3, T, 1, 5], dtype=torch.int64)
+        x = torch.rand(T, B, inp, generator=g) * 2 - 1
+        h0 = torch.rand(L * D, B, H, generator=g) * 2 - 1
+        dy = torch.rand(T, B, D * H, generator=g) * 2 - 1
+        dhn = torch.rand(L * D, B, H, generator=g) * 2 - 1
+
+        x1, h01 = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+        out, hn1 = gru(pack_padded_sequence(x1, lengths, enforce_sorted=False), h01)
+        y1, _ = pad_packed_sequence(out, total_length=T)
+        gru.zero_grad()
+        ((dy * y1).sum() + (dhn * hn1).sum()).backward()
+        g1 = {k: p.grad.clone() for k, p in gru.named_parameters()}
+
+        params = {k: p.detach().clone().requires_grad_(True) for k, p in gru.named_parameters()}
+        x2, h02 = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+        y2, hn2 = gru_explicit(params, x2, lengths, h02, L, D, H, "after")
+        ((dy * y2).sum() + (dhn * hn2).sum()).backward()
+
+        pairs = [("y", y1, y2), ("hn", hn1, hn2), ("grad.x", x1.grad, x2.grad),
+                 ("grad.h0", h01.grad, h02.grad)]
+        pairs += [("grad." + k, g1[k], params[k].grad) for k in g1]
+        for what, a, b in pairs:
+            err = (a.detach() - b.detach()).abs().max().item()
+            assert err <= 1e-12, ("explicit GRU differs from nn.GRU", L, D, what, err)
+        # the reset-before form is a different function on the same weights
+        y3, _ = gru_explicit(params, x, lengths, h0, L, D, H, "before")
+        assert (y3 - y2).abs().max().item() > 1e-3
+    print("explicit GRU loop (reset after) matches torch.nn.GRU to 1e-12")
 
 
 def make_parity(outdir, index, cell, L, D, proj):
@@ -177,17 +281,22 @@ def make_parity(outdir, index, cell, L, D, proj):
     xr = x.clone().requires_grad_(True)
     h0r = h0.clone().requires_grad_(True)
     c0r = c0.clone().requires_grad_(True) if is_lstm else None
-    packed = pack_padded_sequence(xr, lengths, enforce_sorted=False)
-    if is_lstm:
-        out, (hn, cn) = rnn(packed, (h0r, c0r))
-    else:
-        out, hn = rnn(packed, h0r)
+    rnn.zero_grad()
+    if cell == "gru_before":
+        params = dict(rnn.named_parameters())
+        y, hn = gru_explicit(params, xr, lengths, h0r, L, D, H, "before")
         cn = None
-    y, _ = pad_packed_sequence(out, total_length=T)
+    else:
+        packed = pack_padded_sequence(xr, lengths, enforce_sorted=False)
+        if is_lstm:
+            out, (hn, cn) = rnn(packed, (h0r, c0r))
+        else:
+            out, hn = rnn(packed, h0r)
+            cn = None
+        y, _ = pad_packed_sequence(out, total_length=T)
     loss = (dy * y).sum() + (dhn * hn).sum()
     if is_lstm:
         loss = loss + (dcn * cn).sum()
-    rnn.zero_grad()
     loss.backward()
 
     # sanity: padding of y is zero, grad.x at padding is zero
@@ -346,13 +455,26 @@ TRAJ = [
 
 
 def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        k = args.index("--only")
+        if k + 1 >= len(args):
+            sys.exit("--only needs a substring of the file names")
+        only = args[k + 1]
+        del args[k:k + 2]
+    outdir = args[0] if args else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(outdir, exist_ok=True)
+    check_gru_explicit()
+    n = 0
     for i, (cell, L, D, proj) in enumerate(parity_cases()):
-        make_parity(outdir, i, cell, L, D, proj)
-    print("%d parity files" % len(parity_cases()))
+        if only is None or only in case_name(cell, L, D, proj):
+            make_parity(outdir, i, cell, L, D, proj)
+            n += 1
+    print("%d parity files" % n)
     for name, seed, opt in TRAJ:
-        make_traj(outdir, name, seed, opt)
+        if only is None or only in name:
+            make_traj(outdir, name, seed, opt)
 
 
 if __name__ == "__main__":
