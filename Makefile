@@ -69,6 +69,13 @@ check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
+# Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
+# every tests/*_check.sh script, run from the repository root.
+PY_CHECKS := $(sort $(wildcard tests/*_check.sh))
+check-python: all
+	@fail=0; for s in $(PY_CHECKS); do echo "== $$s"; bash $$s || fail=1; done; \
+	 if [ $$fail -ne 0 ]; then echo "SOME PYTHON CHECKS FAILED"; exit 1; fi; echo "ALL PYTHON CHECKS PASSED"
+
 # libFuzzer target for the safetensors reader (needs clang); see docs/fuzzing.md.
 # It links only what it calls, so it builds whatever state the rest of src/ is in.
 FUZZ_SECONDS ?= 60
@@ -87,5 +94,5 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 clean:
 	rm -rf build build-san
 
-.PHONY: all check clean fuzz fuzz-run
+.PHONY: all check check-python clean fuzz fuzz-run
 .SECONDARY:
