@@ -450,6 +450,114 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
 /* ------------------------------------------------------------------------ */
 /* n-gram baseline (interpolated modified Kneser-Ney)                          */
 /* RECUR_NGRAM_API_BEGIN */
+/* Word n-gram language models with interpolated modified Kneser-Ney smoothing
+ * (Chen & Goodman 1998), stored as ARPA backoff files (the text format of
+ * SRILM and KenLM).  Text is whitespace-separated words, one sentence a line;
+ * each sentence is scored as <s> w1 .. wn </s>: every word and </s> is
+ * predicted, <s> never.  docs/ngram.md has the formulas and conventions. */
+
+#define RECUR_NGRAM_MAX_ORDER 12
+
+typedef struct recur_ngram_train_config {
+    int order;                  /* 1..RECUR_NGRAM_MAX_ORDER (default 3) */
+    size_t memory_bytes;        /* budget for sort buffers; 0: default 256 MiB */
+    const char *tmp_dir;        /* where sorted runs spill; NULL: $TMPDIR or /tmp */
+    /* Discounts come from counts of counts; when they cannot be estimated
+     * (a count of counts n1..n4 is zero, or a discount falls outside
+     * [0, i]) training fails unless discount_fallback is 1, in which case
+     * that order uses fallback[] = D1, D2, D3+ (default 0.5, 1, 1.5). */
+    int discount_fallback;
+    double fallback[3];
+} recur_ngram_train_config;
+
+void recur_ngram_train_config_default(recur_ngram_train_config *cfg);
+
+typedef struct recur_ngram_train_stats {
+    int order;
+    int64_t sentences;          /* lines of the corpus */
+    int64_t tokens;             /* words, without </s> */
+    int64_t vocab_size;         /* distinct words + </s> (the predicted vocabulary) */
+    int64_t ngrams[RECUR_NGRAM_MAX_ORDER];      /* entries of order i+1 in the ARPA file */
+    double discounts[RECUR_NGRAM_MAX_ORDER][3]; /* D1, D2, D3+ of order i+1 */
+    int fallback_used[RECUR_NGRAM_MAX_ORDER];   /* 1: order i+1 used the fallback */
+    int64_t runs_spilled;       /* sorted runs written to temporary files */
+} recur_ngram_train_stats;
+
+/* Trains a model of cfg->order on the text file corpus_path and writes it to
+ * arpa_path atomically (temporary file, fsync, rename).  Counting streams the
+ * corpus through memory-bounded sorts that spill to tmp_dir, so only the
+ * vocabulary (and, per context, its continuations) must fit in memory.
+ * stats may be NULL. */
+recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
+                               const recur_ngram_train_config *cfg,
+                               recur_ngram_train_stats *stats, recur_error *err);
+
+/* A loaded backoff model; read-only after loading, so threads may share it. */
+typedef struct recur_ngram recur_ngram;
+
+/* Reads an ARPA file (recur's, SRILM's or KenLM's).  The file is checked
+ * strictly: sections, declared counts, numbers, n-gram orders, duplicates and
+ * words of higher orders missing from the 1-grams are errors that name the
+ * line.  The model must contain <s> and </s>. */
+recur_status recur_ngram_load(recur_ngram **out, const char *arpa_path, recur_error *err);
+void recur_ngram_free(recur_ngram *m);
+
+int recur_ngram_order(const recur_ngram *m);
+/* Number of words (1-grams, <s> and </s> included); ids are 0..size-1. */
+int32_t recur_ngram_vocab_size(const recur_ngram *m);
+/* Number of n-grams of an order (1..order), 0 outside. */
+int64_t recur_ngram_count(const recur_ngram *m, int order);
+/* The id of a word exactly as spelled, -1 when the model lacks it. */
+int32_t recur_ngram_word_id(const recur_ngram *m, const char *word);
+/* The id to score a word with: its own id, else the id of <unk> when the
+ * model has one, else -1 (out of vocabulary). */
+int32_t recur_ngram_map(const recur_ngram *m, const char *word);
+/* The spelling of an id, NULL outside 0..size-1. */
+const char *recur_ngram_word(const recur_ngram *m, int32_t id);
+int32_t recur_ngram_bos(const recur_ngram *m); /* <s> */
+int32_t recur_ngram_eos(const recur_ngram *m); /* </s> */
+int32_t recur_ngram_unk(const recur_ngram *m); /* <unk>, -1 when absent */
+
+/* The preceding words of a sentence that matter: at most order-1 ids, the
+ * most recent last.  A plain value: copy it to branch. */
+typedef struct recur_ngram_state {
+    int len;
+    int32_t words[RECUR_NGRAM_MAX_ORDER - 1];
+} recur_ngram_state;
+
+/* Starts a sentence: the context is <s>. */
+void recur_ngram_begin(const recur_ngram *m, recur_ngram_state *st);
+
+/* log10 p(word | st) by ARPA backoff evaluation, then appends word to st.
+ * Multiply by ln(10) for nats.  word is an id from recur_ngram_map; -1 (or
+ * any id outside the vocabulary) is out of vocabulary: the result is
+ * -INFINITY and st is emptied, since no n-gram of the model contains such a
+ * word (backoff would skip it anyway).  Score the end of a sentence with
+ * recur_ngram_eos(m). */
+double recur_ngram_score(const recur_ngram *m, recur_ngram_state *st, int32_t word);
+
+/* Perplexity of a text file, counted as word-level `recur lm eval` counts:
+ * each line is a sentence; its words and one </s> are predicted.  Out of
+ * vocabulary words are scored as <unk> when the model has <unk>; otherwise
+ * they are left out of the perplexity and counted in oovs (SRILM's and
+ * KenLM's convention). */
+typedef struct recur_ngram_eval_result {
+    int64_t sentences;
+    int64_t words;       /* words in the text, </s> not included */
+    int64_t oovs;        /* words not in the model (scored as <unk> if it has one) */
+    int64_t predicted;   /* tokens in the perplexity: words + </s>, less excluded OOVs */
+    double log10_prob;   /* sum of log10 p over the predicted tokens */
+    double perplexity;   /* 10^(-log10_prob / predicted) */
+} recur_ngram_eval_result;
+
+/* Called after each sentence (line is 1-based) with its log10 probability
+ * and the counts that went into it. */
+typedef void (*recur_ngram_sentence_fn)(void *ctx, int64_t line, double log10_prob,
+                                        int64_t predicted, int64_t oovs);
+
+recur_status recur_ngram_eval_file(const recur_ngram *m, const char *text_path,
+                                   recur_ngram_sentence_fn on_sentence, void *ctx,
+                                   recur_ngram_eval_result *res, recur_error *err);
 /* RECUR_NGRAM_API_END */
 
 #ifdef __cplusplus
