@@ -84,6 +84,29 @@ static const char *fmt_shape(char *buf, const int64_t *shape, int ndim)
     return buf;
 }
 
+/* Elements and bytes of a shape of non-negative dims; -1 when either would
+ * pass SIZE_MAX.  A zero dim makes both 0 whatever the other dims are. */
+static int shape_size(const int64_t *shape, int ndim, size_t esize, size_t *numel, size_t *nbytes)
+{
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) {
+            *numel = *nbytes = 0;
+            return 0;
+        }
+    uint64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        uint64_t d = (uint64_t)shape[i];
+        if (n > SIZE_MAX / d)
+            return -1;
+        n *= d;
+    }
+    if (n > SIZE_MAX / esize)
+        return -1;
+    *numel = (size_t)n;
+    *nbytes = (size_t)n * esize;
+    return 0;
+}
+
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -250,28 +273,11 @@ static recur_status parse_entry(const char *name, const json_t *v, size_t data_s
             return RECUR_ERR_FORMAT;
     }
     char sbuf[SHAPE_BUF];
-    /* numel and bytes in uint64 against SIZE_MAX: any product past it cannot be in memory. */
-    uint64_t numel = 1;
-    int overflow = 0;
-    for (int i = 0; i < p->t.ndim; i++) {
-        uint64_t d = (uint64_t)p->t.shape[i];
-        if (d != 0 && numel > SIZE_MAX / d)
-            overflow = 1;
-        else
-            numel *= d;
-    }
-    /* a zero dim makes the product 0 even after an overflowing prefix */
-    for (int i = 0; i < p->t.ndim; i++)
-        if (p->t.shape[i] == 0)
-            numel = 0, overflow = 0;
-    size_t esize = dtype_info[dt].size;
-    if (overflow || numel > SIZE_MAX / esize) {
+    if (shape_size(p->t.shape, p->t.ndim, dtype_info[dt].size, &p->t.numel, &p->t.nbytes)) {
         seterr(err, errlen, "tensor '%.200s': shape %s of %s overflows the element count", name,
                fmt_shape(sbuf, p->t.shape, p->t.ndim), ds);
         return RECUR_ERR_FORMAT;
     }
-    p->t.numel = (size_t)numel;
-    p->t.nbytes = (size_t)numel * esize;
 
     const json_t *jo = json_object_get(v, "data_offsets");
     if (!json_is_array(jo) || json_array_size(jo) != 2) {
@@ -337,11 +343,9 @@ static recur_status parse_meta(const json_t *v, st_file *out, char *err, size_t 
             seterr(err, errlen, "__metadata__ '%.200s': value is %s, not a string", key, json_kind(val));
             return RECUR_ERR_FORMAT;
         }
-        int i = out->n_meta;
+        int i = out->n_meta++; /* counted before the copies, so st_free releases either */
         out->meta_keys[i] = dupstr(key);
         out->meta_values[i] = dupstr(json_string_value(val));
-        if (out->meta_keys[i] || out->meta_values[i])
-            out->n_meta++; /* counted as soon as either is owned, so st_free releases it */
         if (!out->meta_keys[i] || !out->meta_values[i]) {
             seterr(err, errlen, "out of memory for metadata '%.200s'", key);
             return RECUR_ERR_NOMEM;
@@ -721,30 +725,21 @@ static recur_status add_tensor(st_writer *w, const char *name, st_dtype dtype, i
     if (ndim < 0 || ndim > ST_MAX_DIMS || (ndim > 0 && !shape))
         return wfail(w, RECUR_ERR_ARG, "tensor '%.200s': %d dims (0 to %d, with a shape)", name, ndim,
                      ST_MAX_DIMS);
-    uint64_t numel = 1;
-    int zero = 0, overflow = 0;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         if (shape[i] < 0)
             return wfail(w, RECUR_ERR_ARG, "tensor '%.200s': shape[%d] is %lld, must not be negative",
                          name, i, (long long)shape[i]);
-        uint64_t d = (uint64_t)shape[i];
-        zero |= d == 0;
-        if (d != 0 && numel > SIZE_MAX / d)
-            overflow = 1;
-        else
-            numel *= d;
-    }
-    if (zero)
-        numel = 0, overflow = 0;
-    size_t esize = dtype_info[dtype].size;
-    if (overflow || numel > SIZE_MAX / esize || numel * esize > (uint64_t)INT64_MAX - w->total)
+    size_t numel, nbytes;
+    if (shape_size(shape, ndim, dtype_info[dtype].size, &numel, &nbytes) ||
+        nbytes > (uint64_t)INT64_MAX - w->total)
         return wfail(w, RECUR_ERR_NOMEM, "tensor '%.200s': size overflows", name);
-    size_t nbytes = (size_t)numel * esize;
     if (nbytes > 0 && !have_data)
         return wfail(w, RECUR_ERR_ARG, "tensor '%.200s': no data", name);
     if (w->n == w->cap) {
+        if (w->cap > INT_MAX / 2)
+            return wfail(w, RECUR_ERR_NOMEM, "too many tensors adding '%.200s'", name);
         int ncap = w->cap ? w->cap * 2 : 16;
-        wtensor *nt = ncap > 0 ? realloc(w->t, (size_t)ncap * sizeof *nt) : NULL;
+        wtensor *nt = realloc(w->t, (size_t)ncap * sizeof *nt);
         if (!nt)
             return wfail(w, RECUR_ERR_NOMEM, "out of memory adding tensor '%.200s'", name);
         w->t = nt;
@@ -821,6 +816,8 @@ recur_status st_writer_meta(st_writer *w, const char *key, const char *value)
         if (strcmp(w->mkey[i], key) == 0)
             return wfail(w, RECUR_ERR_ARG, "metadata '%.200s' set twice", key);
     if (w->nm == w->capm) {
+        if (w->capm > INT_MAX / 2)
+            return wfail(w, RECUR_ERR_NOMEM, "too many metadata entries adding '%.200s'", key);
         int ncap = w->capm ? w->capm * 2 : 8;
         char **nk = realloc(w->mkey, (size_t)ncap * sizeof *nk);
         if (nk)
@@ -926,6 +923,48 @@ static int write_all(FILE *f, const void *p, size_t n)
     return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
+/* Writes the whole file to fd (a fresh temporary file standing in for path),
+ * syncs and closes it.  On failure returns -1 with errno and *step saying
+ * what failed; fd is closed either way. */
+static int write_file(int fd, const char *path, const st_writer *w, const char *hdr, size_t hlen,
+                      const char **step)
+{
+    static const char spaces[8] = "       ";
+    size_t pad = (8 - hlen % 8) % 8;
+    unsigned char lenbuf[8];
+    for (int i = 0; i < 8; i++)
+        lenbuf[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
+
+    *step = "set the mode of";
+    FILE *f = NULL;
+    if (set_mode(fd, path) == 0) {
+        *step = "open";
+        f = fdopen(fd, "wb");
+    }
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *step = "write";
+    int bad = write_all(f, lenbuf, 8) || write_all(f, hdr, hlen) || write_all(f, spaces, pad);
+    for (int i = 0; !bad && i < w->n; i++)
+        bad = write_all(f, w->t[i].data, w->t[i].nbytes);
+    bad = bad || fflush(f) != 0;
+    if (!bad) {
+        *step = "sync";
+        bad = fsync(fileno(f)) != 0;
+    }
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        *step = "close";
+        return -1;
+    }
+    errno = e;
+    return bad ? -1 : 0;
+}
+
 recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t errlen)
 {
     if (!w || !path || !path[0]) {
@@ -942,12 +981,6 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
         return RECUR_ERR_NOMEM;
     }
     size_t hlen = strlen(hdr);
-    size_t pad = (8 - hlen % 8) % 8;
-    unsigned char lenbuf[8];
-    uint64_t n = (uint64_t)(hlen + pad);
-    for (int i = 0; i < 8; i++)
-        lenbuf[i] = (unsigned char)(n >> (8 * i));
-    static const char spaces[8] = "       ";
 
     static const char suffix[] = ".tmp.XXXXXX";
     size_t plen = strlen(path);
@@ -979,45 +1012,14 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
         seterr(err, errlen, "cannot create a temporary file for '%.300s': %s", path, strerror(errno));
         goto out;
     }
-    FILE *f = NULL;
-    const char *step = "write";
-    if (set_mode(fd, path) != 0) {
-        step = "set the mode of";
-        goto write_failed;
-    }
-    f = fdopen(fd, "wb");
-    if (!f) {
-        step = "open";
-        goto write_failed;
-    }
-    fd = -1; /* f owns it now */
-    int bad = write_all(f, lenbuf, 8) || write_all(f, hdr, hlen) || write_all(f, spaces, pad);
-    for (int i = 0; !bad && i < w->n; i++)
-        bad = write_all(f, w->t[i].data, w->t[i].nbytes);
-    if (bad || fflush(f) != 0)
-        goto write_failed;
-    step = "sync";
-    if (fsync(fileno(f)) != 0)
-        goto write_failed;
-    step = "close";
-    FILE *closing = f;
-    f = NULL; /* fclose releases the descriptor even when it fails */
-    if (fclose(closing) != 0)
-        goto write_failed;
-    goto written;
-
-write_failed: {
+    const char *step;
+    if (write_file(fd, path, w, hdr, hlen, &step) != 0) {
         int e = errno;
-        if (f)
-            fclose(f);
-        else if (fd >= 0)
-            close(fd);
         unlink(tmp);
         seterr(err, errlen, "cannot %s '%.300s' (temporary file of '%.300s'): %s", step, tmp, path,
                strerror(e));
         goto out;
     }
-written:
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);

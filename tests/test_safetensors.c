@@ -333,6 +333,14 @@ static void test_layout(void **state)
     st_free(&f);
     free(r);
 
+    /* a zero dim makes a shape empty even when the other dims would overflow */
+    r = build("{\"z\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296,0],\"data_offsets\":[0,0]}}", 0, &m);
+    assert_int_equal(st_parse(r, m, &f, err, sizeof err), RECUR_OK);
+    assert_int_equal(f.tensors[0].numel, 0);
+    assert_int_equal(f.tensors[0].nbytes, 0);
+    st_free(&f);
+    free(r);
+
     /* an empty file: "{}" padded, no data */
     r = build("{}      ", 0, &m);
     assert_int_equal(st_parse(r, m, &f, err, sizeof err), RECUR_OK);
