@@ -7,6 +7,7 @@
 
 /* Command groups register here: { "name", function, "one-line summary" }. */
 /* CLI_COMMAND_DECLS_BEGIN */
+int cli_ngram(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
 static const struct {
@@ -15,6 +16,7 @@ static const struct {
     const char *summary;
 } commands[] = {
 /* CLI_COMMAND_TABLE_BEGIN */
+    {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };
