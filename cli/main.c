@@ -8,6 +8,7 @@
 /* Command groups register here: { "name", function, "one-line summary" }. */
 /* CLI_COMMAND_DECLS_BEGIN */
 int cli_ngram(int argc, char **argv);
+int cli_lm(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
 static const struct {
@@ -17,6 +18,7 @@ static const struct {
 } commands[] = {
 /* CLI_COMMAND_TABLE_BEGIN */
     {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
+    {"lm", cli_lm, "language models: train, eval, sample, demo"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };
