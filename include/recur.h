@@ -501,6 +501,10 @@ typedef struct recur_ngram recur_ngram;
  * line.  The model must contain <s> and </s>. */
 recur_status recur_ngram_load(recur_ngram **out, const char *arpa_path, recur_error *err);
 void recur_ngram_free(recur_ngram *m);
+/* Writes the model as an ARPA file, atomically (temporary file, fsync,
+ * rename): the n-grams in the order they were read, numbers with 9
+ * significant digits, so that a file recur wrote comes back byte for byte. */
+recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur_error *err);
 
 int recur_ngram_order(const recur_ngram *m);
 /* Number of words (1-grams, <s> and </s> included); ids are 0..size-1. */

@@ -23,6 +23,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "ngram_internal.h"
@@ -32,6 +34,7 @@ typedef struct ng_level {
     uint32_t *words;  /* n*k ids, first word first */
     double *logp;
     double *bo;       /* log10 backoff, 0 when absent */
+    uint8_t *has_bo;  /* 1: the file gave a backoff weight (kept for saving) */
     uint32_t *slots;  /* k >= 2: entry index + 1, 0 empty */
     size_t mask;
 } ng_level;
@@ -95,7 +98,10 @@ static recur_status grow(ng_level *L, int k, recur_error *err)
         double *b = realloc(L->bo, (size_t)cap * sizeof *b);
         if (b)
             L->bo = b;
-        if (!w || !p || !b)
+        uint8_t *h = realloc(L->has_bo, (size_t)cap * sizeof *h);
+        if (h)
+            L->has_bo = h;
+        if (!w || !p || !b || !h)
             return recur_error_set(err, RECUR_ERR_NOMEM, "ngram: out of memory for %lld %d-grams",
                                    (long long)cap, k);
         L->cap = cap;
@@ -122,6 +128,7 @@ void recur_ngram_free(recur_ngram *m)
         free(m->lv[k].words);
         free(m->lv[k].logp);
         free(m->lv[k].bo);
+        free(m->lv[k].has_bo);
         free(m->lv[k].slots);
     }
     ng_vocab_free(&m->vocab);
@@ -317,6 +324,7 @@ static recur_status parse(recur_ngram *m, reader *r, ng_tokens *tok)
                                        (long long)r->lineno, k);
             L->logp[L->n] = lp;
             L->bo[L->n] = bo;
+            L->has_bo[L->n] = tok->n == (size_t)k + 2;
             if (k >= 2)
                 place(L, k, (uint32_t)L->n);
             L->n++;
@@ -385,6 +393,78 @@ recur_status recur_ngram_load(recur_ngram **out, const char *arpa_path, recur_er
         return st;
     }
     *out = m;
+    return RECUR_OK;
+}
+
+/* ---- writing ---- */
+
+static int save_entries(const recur_ngram *m, FILE *f)
+{
+    if (fprintf(f, "\\data\\\n") < 0)
+        return -1;
+    for (int k = 1; k <= m->order; k++)
+        if (fprintf(f, "ngram %d=%lld\n", k, (long long)m->lv[k].n) < 0)
+            return -1;
+    for (int k = 1; k <= m->order; k++) {
+        const ng_level *L = &m->lv[k];
+        if (fprintf(f, "\n\\%d-grams:\n", k) < 0)
+            return -1;
+        for (int64_t e = 0; e < L->n; e++) {
+            if (fprintf(f, "%.9g\t", L->logp[e]) < 0)
+                return -1;
+            for (int j = 0; j < k; j++)
+                if (fputs(m->vocab.words[L->words[(size_t)e * (size_t)k + (size_t)j]], f) < 0 ||
+                    (j + 1 < k && fputc(' ', f) == EOF))
+                    return -1;
+            if (L->has_bo[e] && fprintf(f, "\t%.9g", L->bo[e]) < 0)
+                return -1;
+            if (fputc('\n', f) == EOF)
+                return -1;
+        }
+    }
+    return fprintf(f, "\n\\end\\\n") < 0 ? -1 : 0;
+}
+
+recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur_error *err)
+{
+    recur_error local;
+    if (!err)
+        err = &local;
+    err->status = RECUR_OK;
+    err->msg[0] = '\0';
+    if (!m || !arpa_path)
+        return recur_error_set(err, RECUR_ERR_ARG, "ngram save: model and path are required");
+    size_t len = strlen(arpa_path) + 16;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "ngram save: out of memory");
+    snprintf(tmp, len, "%s.tmp.XXXXXX", arpa_path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    FILE *f = NULL;
+    if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w")) || save_entries(m, f) != 0 || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0) {
+        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s: %s", tmp, strerror(errno));
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    if (fclose(f) != 0 || rename(tmp, arpa_path) != 0) {
+        recur_status st =
+            recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s as %s: %s", tmp, arpa_path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
     return RECUR_OK;
 }
 
