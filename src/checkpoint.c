@@ -304,6 +304,23 @@ static recur_status check_tensor(const recur_checkpoint *c, const char *name, co
     return RECUR_OK;
 }
 
+/* Scalars in the tensors a (checked) configuration implies, tied decoder
+ * counted once; in double, exact far past any file size (every size is at
+ * most 2^24, at most RECUR_MAX_LAYERS layers). */
+static double config_numel(const recur_model_config *c)
+{
+    const recur_stack_config *s = &c->rnn;
+    const double H = s->hidden_size, P = s->proj_size, R = P > 0 ? P : H, D = s->bidirectional ? 2 : 1;
+    const double G = (s->cell == RECUR_CELL_LSTM ? 4 : s->cell == RECUR_CELL_GRU ? 3 : 1) * H;
+    const double in0 = c->vocab_size > 0 ? c->embed_size : s->input_size;
+    double n = c->vocab_size > 0 ? (double)c->vocab_size * c->embed_size : 0;
+    for (int l = 0; l < s->num_layers; l++)
+        n += D * (G * ((l ? D * R : in0) + R + 2) + P * H);
+    if (c->output_size > 0)
+        n += (double)c->output_size * (c->tied ? 1 : D * R + 1);
+    return n;
+}
+
 static recur_status copy_tensor(const recur_checkpoint *c, const char *name, recur_real *dst, size_t n, char *msg)
 {
     const st_tensor *f = st_find(&c->file, name);
@@ -351,6 +368,13 @@ recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, rec
         if (!json_is_object(c->train))
             st = recur_seterr(msg, RECUR_ERR_FORMAT, "%s: recur.train is not a JSON object", path);
     }
+    /* A configuration that needs more F32 data than the file holds is
+     * refused before a model of its size is allocated and initialised: a
+     * few hundred bytes of header must not cost gigabytes. */
+    if (!st && 4 * config_numel(&c->cfg) > (double)c->file.size)
+        st = recur_seterr(msg, RECUR_ERR_MISMATCH,
+                          "%s: the configuration needs %.0f parameters (%.0f bytes of F32), more than the file's %zu bytes",
+                          path, config_numel(&c->cfg), 4 * config_numel(&c->cfg), c->file.size);
     /* every tensor expected by the configuration, and nothing else */
     recur_model *shape = NULL;
     if (!st) {

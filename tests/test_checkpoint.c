@@ -752,6 +752,23 @@ static void test_rejects(void **state)
     rewrite(good, p, &(edit){.meta_key = "recur.config", .meta_value = cj});
     free(cj);
     expect_reject(p, RECUR_ERR_FORMAT, "projection size 4 must be smaller than hidden size 4");
+    /* a few hundred bytes claiming a model of gigabytes: refused before any
+     * model of that size is allocated */
+    cj = config_with(good, "hidden_size", json_integer(20000));
+    char *cj2 = NULL;
+    {
+        json_error_t je;
+        json_t *j = json_loads(cj, 0, &je);
+        assert_non_null(j);
+        json_object_set_new(j, "input_size", json_integer(20000));
+        cj2 = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
+    free(cj);
+    path_in(p, sizeof p, "config_too_big.safetensors");
+    rewrite(good, p, &(edit){.meta_key = "recur.config", .meta_value = cj2});
+    free(cj2);
+    expect_reject(p, RECUR_ERR_MISMATCH, "needs 3200160000 parameters (12800640000 bytes of F32), more than the file's");
     path_in(p, sizeof p, "train_not_json.safetensors");
     rewrite(train, p, &(edit){.meta_key = "recur.train", .meta_value = "[]"});
     expect_reject(p, RECUR_ERR_FORMAT, "recur.train is not a JSON object");
