@@ -91,6 +91,26 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 	$(BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/safetensors.dict \
 	  $(BUILD)/fuzz-corpus fuzz/seeds
 
+# libFuzzer target for opening and loading checkpoints (src/checkpoint.c over
+# the safetensors reader, the model, a tiny forward pass); see docs/fuzzing.md.
+# Like the rule above it links only the sources it needs.
+FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,checkpoint.c safetensors.c model.c run.c \
+                 cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c schedule.c errors.c alloc.c rng.c blas.c)
+fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
+$(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*.h) include/recur.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson openblas) -o $@ $(FUZZ_CKPT_SRC) \
+	  $(shell pkg-config --libs jansson openblas) -lm -lpthread
+fuzz-checkpoint-run: $(BUILD)/fuzz_checkpoint
+	@mkdir -p $(BUILD)/fuzz-corpus-checkpoint
+	$(BUILD)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/checkpoint.dict \
+	  $(BUILD)/fuzz-corpus-checkpoint fuzz/seeds_checkpoint
+# Rewrites fuzz/seeds_checkpoint/ with recur's own checkpoint writer.
+fuzz-checkpoint-seeds: $(BUILD)/librecur.a
+	@mkdir -p $(BUILD) fuzz/seeds_checkpoint
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
+	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
+
 clean:
 	rm -rf build build-san
 
