@@ -169,6 +169,9 @@ void lm_progress_epoch(lm_progress *p, int64_t epoch, double train_loss, double 
 /* A message line (clears the live line first). */
 void lm_progress_msg(lm_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Ends a live line (before an error message). */
+void lm_progress_clear(lm_progress *p);
+
 /* Monotonic seconds. */
 double lm_now(void);
 

@@ -276,10 +276,9 @@ static int fail(trainer *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (t && t->prog)
-        lm_progress_msg(t->prog, "%s: %s", CMD, buf);
-    else
-        fprintf(stderr, "%s: %s\n", CMD, buf);
+    if (t)
+        lm_progress_clear(t->prog);
+    fprintf(stderr, "%s: %s\n", CMD, buf);
     return 1;
 }
 
@@ -474,6 +473,10 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
                     "--out %s already holds a run (last.safetensors): continue it with --resume, "
                     "start anew with --force, or choose another --out",
                     o->out_dir);
+
+    if (!o->resume && file_exists(t->best_path) && remove(t->best_path) != 0)
+        return fail(NULL, "%s: cannot remove the old best model: %s", t->best_path,
+                    strerror(errno));
 
     /* vocabulary: from the run when resuming, else from the training text */
     if (o->resume) {
@@ -826,8 +829,10 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
         rc = 130;
         goto done;
     }
-    if (stopped_mid) {
-        /* a stop by limit: validate the model as it is, keep it if best */
+    if (stopped_mid && !strcmp(stop_reason, "--time-limit reached")) {
+        /* The time is up: the model as it is competes for best.  (Not after
+         * --max-steps, a pause: a run resumed from there stays exactly the
+         * uninterrupted run, best model included.) */
         double vloss;
         if (validate(t, valid_ids, n_valid, &vloss))
             goto done;

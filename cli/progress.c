@@ -17,6 +17,8 @@
 
 #include "lm.h"
 
+static void clear_line(lm_progress *p);
+
 struct lm_progress {
     int live, quiet;
     int line_open; /* a live line is on screen */
@@ -66,6 +68,12 @@ void lm_progress_free(lm_progress *p)
     if (p->metrics)
         fclose(p->metrics);
     free(p);
+}
+
+void lm_progress_clear(lm_progress *p)
+{
+    if (p)
+        clear_line(p);
 }
 
 static void clear_line(lm_progress *p)
