@@ -356,6 +356,14 @@ static int build_config(const lm_train_opts *o, int V, recur_model_config *cfg)
     if (o->tied && embed != width)
         return fail(NULL, "--tied needs --embed %d equal to the recurrent output width %d (--%s)",
                     embed, width, o->proj > 0 ? "proj" : "hidden");
+    if (o->forget_bias && *o->forget_bias) {
+        char *end;
+        double fb = strtod(o->forget_bias, &end);
+        if (*end || !isfinite(fb))
+            return fail(NULL, "--forget-bias: '%s' is not a finite number", o->forget_bias);
+        if (cfg->rnn.cell != RECUR_CELL_LSTM)
+            return fail(NULL, "--forget-bias needs --cell lstm");
+    }
     cfg->embed_size = embed;
     cfg->tied = o->tied;
     cfg->rnn.dropout = (float)o->dropout;
