@@ -304,6 +304,58 @@ static recur_status check_tensor(const recur_checkpoint *c, const char *name, co
     return RECUR_OK;
 }
 
+/* recur.train must hold every field load_train restores, with its type and
+ * range: a damaged entry must not resume silently with a step count of 0 or
+ * a learning rate of 0.  Returns NULL when valid, else what is wrong. */
+static const char *train_problem(json_t *t)
+{
+    json_t *o = json_object_get(t, "optimizer"), *s = json_object_get(t, "schedule");
+    json_t *rng = json_object_get(t, "rng");
+    if (!json_is_object(o) || !json_is_object(s))
+        return "needs \"optimizer\" and \"schedule\" objects";
+    if (!json_is_array(rng) || json_array_size(rng) != 4)
+        return "\"rng\" must be an array of 4 words";
+    for (size_t i = 0; i < 4; i++) {
+        const char *h = json_string_value(json_array_get(rng, i));
+        if (!h || strlen(h) != 16 || strspn(h, "0123456789abcdefABCDEF") != 16)
+            return "\"rng\" words must be 16 hex digits each";
+    }
+    static const char *const counts[] = {"step", "epoch", "position"};
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(t, counts[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return "\"step\", \"epoch\" and \"position\" must be integers >= 0";
+    }
+    json_t *kind = json_object_get(o, "kind"), *steps = json_object_get(o, "steps");
+    json_t *mom = json_object_get(o, "momentum");
+    if (!json_is_integer(kind) || json_integer_value(kind) < RECUR_OPTIM_SGD || json_integer_value(kind) > RECUR_OPTIM_ADAMW)
+        return "optimizer \"kind\" must be 0 (SGD), 1 (Adam) or 2 (AdamW)";
+    if (!json_is_number(mom) || !(json_number_value(mom) >= 0 && json_number_value(mom) < 1))
+        return "optimizer \"momentum\" must be a number in [0, 1)";
+    if (!json_is_integer(steps) || json_integer_value(steps) < 0)
+        return "optimizer \"steps\" must be an integer >= 0";
+    json_t *best = json_object_get(t, "best_val");
+    if (!json_is_number(best) && !json_is_null(best))
+        return "\"best_val\" must be a number or null";
+    json_t *sk = json_object_get(s, "kind");
+    if (!json_is_integer(sk) || json_integer_value(sk) < RECUR_SCHED_CONSTANT || json_integer_value(sk) > RECUR_SCHED_PLATEAU)
+        return "schedule \"kind\" must be 0, 1 or 2";
+    static const char *const reals[] = {"lr0", "decay", "threshold", "min_lr", "lr"};
+    for (int i = 0; i < 5; i++)
+        if (!json_is_number(json_object_get(s, reals[i])))
+            return "schedule \"lr0\", \"decay\", \"threshold\", \"min_lr\" and \"lr\" must be numbers";
+    static const char *const ints[] = {"start", "patience", "epoch", "bad_epochs"};
+    for (int i = 0; i < 4; i++) {
+        json_t *v = json_object_get(s, ints[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < -(1 << 30) || json_integer_value(v) > (1 << 30))
+            return "schedule \"start\", \"patience\", \"epoch\" and \"bad_epochs\" must be integers";
+    }
+    best = json_object_get(s, "best");
+    if (!json_is_number(best) && !json_is_null(best))
+        return "schedule \"best\" must be a number or null";
+    return NULL;
+}
+
 /* Scalars in the tensors a (checked) configuration implies, tied decoder
  * counted once; in double, exact far past any file size (every size is at
  * most 2^24, at most RECUR_MAX_LAYERS layers). */
@@ -365,8 +417,11 @@ recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, rec
     if (train) {
         json_error_t je;
         c->train = json_loads(train, 0, &je);
+        const char *why = NULL;
         if (!json_is_object(c->train))
             st = recur_seterr(msg, RECUR_ERR_FORMAT, "%s: recur.train is not a JSON object", path);
+        else if ((why = train_problem(c->train)))
+            st = recur_seterr(msg, RECUR_ERR_FORMAT, "%s: recur.train: %s", path, why);
     }
     /* A configuration that needs more F32 data than the file holds is
      * refused before a model of its size is allocated and initialised: a

@@ -604,7 +604,27 @@ static char *config_with(const char *src, const char *key, json_t *value)
     return s;
 }
 
-#define MAX_REJECTS 32
+/* recur.train of src with key (in the object `inner`, or at the top when
+ * inner is NULL) set to value (NULL: removed). */
+static char *train_with(const char *src, const char *inner, const char *key, json_t *value)
+{
+    recur_checkpoint *c = open_ok(src);
+    json_error_t je;
+    json_t *j = json_loads(recur_checkpoint_meta(c, "recur.train"), 0, &je);
+    assert_non_null(j);
+    json_t *o = inner ? json_object_get(j, inner) : j;
+    assert_non_null(o);
+    if (value)
+        json_object_set_new(o, key, value);
+    else
+        assert_int_equal(json_object_del(o, key), 0);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    recur_checkpoint_close(c);
+    return s;
+}
+
+#define MAX_REJECTS 40
 static char reject_msgs[MAX_REJECTS][512];
 static int n_rejects;
 
@@ -772,6 +792,28 @@ static void test_rejects(void **state)
     path_in(p, sizeof p, "train_not_json.safetensors");
     rewrite(train, p, &(edit){.meta_key = "recur.train", .meta_value = "[]"});
     expect_reject(p, RECUR_ERR_FORMAT, "recur.train is not a JSON object");
+    struct {
+        const char *file, *inner, *key;
+        json_t *value;
+        const char *needle;
+    } tr[] = {
+        {"train_steps_negative.safetensors", "optimizer", "steps", json_integer(-1),
+         "recur.train: optimizer \"steps\" must be an integer >= 0"},
+        {"train_no_lr.safetensors", "schedule", "lr", NULL, "recur.train: schedule \"lr0\", \"decay\""},
+        {"train_rng_0x.safetensors", NULL, "rng",
+         json_pack("[s,s,s,s]", "0x00000000000001", "0000000000000001", "0000000000000001", "0000000000000001"),
+         "recur.train: \"rng\" words must be 16 hex digits"},
+        {"train_kind.safetensors", "optimizer", "kind", json_integer(7), "optimizer \"kind\" must be 0 (SGD)"},
+        {"train_position.safetensors", NULL, "position", json_string("12"),
+         "\"step\", \"epoch\" and \"position\" must be integers"},
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof *tr; i++) {
+        char *tj = train_with(train, tr[i].inner, tr[i].key, tr[i].value);
+        path_in(p, sizeof p, tr[i].file);
+        rewrite(train, p, &(edit){.meta_key = "recur.train", .meta_value = tj});
+        free(tj);
+        expect_reject(p, RECUR_ERR_FORMAT, tr[i].needle);
+    }
 
     /* tensors */
     path_in(p, sizeof p, "missing_tensor.safetensors");
