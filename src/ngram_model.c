@@ -193,6 +193,32 @@ static int parse_log(const char *s, double *v)
     return 1;
 }
 
+/* "ngram K=COUNT" with K and COUNT decimal (overflow is an error). */
+static int parse_count_line(const char *s, int *k, long long *n)
+{
+    if (strncmp(s, "ngram", 5) != 0 || (s[5] != ' ' && s[5] != '\t'))
+        return 0;
+    s += 5;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s < '0' || *s > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    long kk = strtol(s, &end, 10);
+    if (errno || *end != '=' || kk > 1000000)
+        return 0;
+    s = end + 1;
+    if (*s < '0' || *s > '9')
+        return 0;
+    long long nn = strtoll(s, &end, 10);
+    if (errno || *end != '\0')
+        return 0;
+    *k = (int)kk;
+    *n = nn;
+    return 1;
+}
+
 /* Parses "\k-grams:"; returns k or 0. */
 static int section_header(const char *s)
 {
@@ -231,8 +257,7 @@ static recur_status parse(recur_ngram *m, reader *r, ng_tokens *tok)
         }
         int k;
         long long n;
-        int used = 0;
-        if (sscanf(r->line, "ngram %d=%lld%n", &k, &n, &used) != 2 || r->line[used] != '\0')
+        if (!parse_count_line(r->line, &k, &n))
             return recur_error_set(err, RECUR_ERR_FORMAT, "%s line %lld: expected 'ngram K=COUNT', found '%.60s'",
                                    path, (long long)r->lineno, r->line);
         if (k != order + 1)
