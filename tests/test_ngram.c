@@ -16,6 +16,9 @@
  *    sort (a tiny memory budget, many spilled runs and merge passes, gives
  *    the same file), files in SRILM's/KenLM's style with and without <unk>,
  *    and malformed files rejected with the right line number.
+ *  - The `recur ngram` program beside the test (build/recur): --help lists
+ *    every option, bad options exit 2 naming the option, failures exit 1
+ *    naming the file and line.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -765,6 +769,101 @@ static void test_train_errors(void **state)
     recur_ngram_free(m);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The command line: build/recur (or build-san/recur) beside build/tests/.   */
+
+static char recur_bin[600];
+
+/* Runs "recur ARGS" with stdout and stderr to files; returns the exit code. */
+static int run_cli(const char *args, char **out, char **errtext)
+{
+    char o[256], e[256], cmd[2048];
+    path_in_tmp(o, sizeof o, "cli.out");
+    path_in_tmp(e, sizeof e, "cli.err");
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", recur_bin, args, o, e);
+    int rc = system(cmd);
+    assert_true(rc != -1 && WIFEXITED(rc));
+    size_t n;
+    *out = read_file(o, &n);
+    *errtext = read_file(e, &n);
+    return WEXITSTATUS(rc);
+}
+
+static void expect_cli(const char *args, int code, const char *in_stdout, const char *in_stderr)
+{
+    char *out, *err;
+    int rc = run_cli(args, &out, &err);
+    if (rc != code || (in_stdout && !strstr(out, in_stdout)) || (in_stderr && !strstr(err, in_stderr)))
+        fail_msg("recur %s: exit %d (want %d)\nstdout: %s\nstderr: %s\nwanted '%s' / '%s'", args, rc, code, out, err,
+                 in_stdout ? in_stdout : "", in_stderr ? in_stderr : "");
+    free(out);
+    free(err);
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    assert_non_null(slash);
+    *slash = '\0'; /* .../build/tests */
+    snprintf(recur_bin, sizeof recur_bin, "%s/../recur", exe);
+    if (access(recur_bin, X_OK) != 0)
+        skip(); /* the program is built by `make`; this test only runs beside it */
+
+    char corpus[256], arpa[256], bad[256], args[1400];
+    path_in_tmp(corpus, sizeof corpus, "cli.txt");
+    path_in_tmp(arpa, sizeof arpa, "cli.arpa");
+    path_in_tmp(bad, sizeof bad, "bad.arpa");
+    write_file(corpus, "a b\n");
+
+    /* --help lists every option with its default */
+    static const char *train_opts[] = {"--order N", "-o, --output PATH", "--memory MB", "--tmpdir DIR",
+                                       "--discount-fallback", "--fallback-discounts D1,D2,D3", "-q, --quiet",
+                                       "-h, --help"};
+    char *out, *err;
+    assert_int_equal(run_cli("ngram train --help", &out, &err), 0);
+    for (size_t i = 0; i < sizeof train_opts / sizeof *train_opts; i++)
+        if (!strstr(out, train_opts[i]))
+            fail_msg("train --help lacks %s", train_opts[i]);
+    assert_true(strstr(out, "(default: 3)") && strstr(out, "(default: 256)") && strstr(out, "(default: 0.5,1,1.5)"));
+    free(out);
+    free(err);
+    expect_cli("ngram eval --help", 0, "--sentences", NULL);
+    expect_cli("ngram --help", 0, "train", NULL);
+
+    /* usage errors: exit 2, naming the option */
+    expect_cli("ngram train --order 3 --bogus x -o y", 2, NULL, "unknown option '--bogus'");
+    expect_cli("ngram train --order 0 x -o y", 2, NULL, "--order: '0' is not an integer in 1..");
+    expect_cli("ngram train --order 3 x", 2, NULL, "-o MODEL.arpa is required");
+    expect_cli("ngram train x -o y", 2, NULL, "--order N is required");
+    expect_cli("ngram train --order 2 --memory lots x -o y", 2, NULL, "--memory: 'lots'");
+    expect_cli("ngram train --order 2 --fallback-discounts 1,2 x -o y", 2, NULL, "--fallback-discounts: '1,2'");
+    expect_cli("ngram eval --sentences", 2, NULL, "MODEL.arpa and a text file are required");
+    expect_cli("ngram eval --frob m t", 2, NULL, "unknown option '--frob'");
+    expect_cli("ngram sing", 2, NULL, "unknown command 'sing'");
+
+    /* failures: exit 1, naming the file (and line) */
+    snprintf(args, sizeof args, "ngram train --order 2 '%s/none.txt' -o '%s'", tmpdir, arpa);
+    expect_cli(args, 1, NULL, "none.txt: No such file");
+    snprintf(args, sizeof args, "ngram train --order 2 '%s' -o '%s'", corpus, arpa);
+    expect_cli(args, 1, NULL, "discounts of order 2");
+    write_file(bad, "\\data\\\nngram 1=2\n\\1-grams:\n-99 <s>\n-1 </s>\n");
+    snprintf(args, sizeof args, "ngram eval '%s' '%s'", bad, corpus);
+    expect_cli(args, 1, NULL, "bad.arpa line 5: end of file: missing \\end\\");
+
+    /* and a working round: train, then evaluate with per-sentence output */
+    snprintf(args, sizeof args, "ngram train --order 2 --discount-fallback --tmpdir '%s' '%s' -o '%s'", tmpdir,
+             corpus, arpa);
+    expect_cli(args, 0, "(fallback)", NULL);
+    snprintf(args, sizeof args, "ngram eval --sentences '%s' '%s'", arpa, corpus);
+    expect_cli(args, 0, "perplexity 1.500", NULL);
+    expect_cli(args, 0, "1\t-0.528274\t3\t0", NULL); /* 3 log10(2/3) */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -777,7 +876,8 @@ static int teardown(void **state)
     (void)state;
     static const char *names[] = {"hand.txt", "hand.arpa", "gen.txt", "gen.arpa", "rt.txt", "rt1.arpa",
                                   "rt2.arpa", "big.txt", "big1.arpa", "big2.arpa", "foreign.arpa",
-                                  "foreign.txt", "bad.arpa", "err.txt", "err.arpa"};
+                                  "foreign.txt", "bad.arpa", "err.txt", "err.arpa", "cli.txt", "cli.arpa",
+                                  "cli.out", "cli.err"};
     char p[256];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         path_in_tmp(p, sizeof p, names[i]);
@@ -796,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_foreign_arpa),
         cmocka_unit_test(test_malformed_arpa),
         cmocka_unit_test(test_train_errors),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests_name("ngram", tests, setup, teardown);
 }
