@@ -37,7 +37,7 @@ static void usage_group(FILE *out)
 static void usage_train(FILE *out)
 {
     fprintf(out,
-            "usage: recur ngram train --order N [OPTIONS] TRAIN -o MODEL.arpa\n\n"
+            "usage: recur ngram train [--order N] [OPTIONS] TRAIN -o MODEL.arpa\n\n"
             "Counts word n-grams of TRAIN (whitespace-separated words, one sentence a line,\n"
             "read as <s> w1 .. wn </s>) and writes an interpolated modified Kneser-Ney\n"
             "model (Chen & Goodman 1998) in ARPA format.  No count cutoffs.  Counting\n"
@@ -141,7 +141,7 @@ static int cmd_train(int argc, char **argv)
     recur_ngram_train_config cfg;
     recur_ngram_train_config_default(&cfg);
     const char *output = NULL, *corpus = NULL;
-    int quiet = 0, have_order = 0;
+    int quiet = 0;
     long mb = DEFAULT_MEMORY_MB;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -171,17 +171,20 @@ static int cmd_train(int argc, char **argv)
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--order", &m)) || m) {
+            if (!v)
+                return fail("train", "option --order needs a value");
             long o;
-            if (!v || !parse_long(v, 1, RECUR_NGRAM_MAX_ORDER, &o))
-                return fail("train", "--order: '%s' is not an integer in 1..%d", v ? v : "",
+            if (!parse_long(v, 1, RECUR_NGRAM_MAX_ORDER, &o))
+                return fail("train", "--order: '%s' is not an integer in 1..%d", v,
                             RECUR_NGRAM_MAX_ORDER);
             cfg.order = (int)o;
-            have_order = 1;
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--memory", &m)) || m) {
-            if (!v || !parse_long(v, 1, 1L << 20, &mb))
-                return fail("train", "--memory: '%s' is not a number of MiB in 1..1048576", v ? v : "");
+            if (!v)
+                return fail("train", "option --memory needs a value");
+            if (!parse_long(v, 1, 1L << 20, &mb))
+                return fail("train", "--memory: '%s' is not a number of MiB in 1..1048576", v);
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--tmpdir", &m)) || m) {
@@ -191,8 +194,10 @@ static int cmd_train(int argc, char **argv)
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--fallback-discounts", &m)) || m) {
-            if (!v || !parse_discounts(v, cfg.fallback))
-                return fail("train", "--fallback-discounts: '%s' is not three numbers D1,D2,D3", v ? v : "");
+            if (!v)
+                return fail("train", "option --fallback-discounts needs a value");
+            if (!parse_discounts(v, cfg.fallback))
+                return fail("train", "--fallback-discounts: '%s' is not three numbers D1,D2,D3", v);
             cfg.discount_fallback = 1;
             continue;
         }
@@ -202,8 +207,6 @@ static int cmd_train(int argc, char **argv)
             return fail("train", "one training file expected, got '%s' and '%s'", corpus, a);
         corpus = a;
     }
-    if (!have_order)
-        return fail("train", "--order N is required");
     if (!corpus)
         return fail("train", "the training file is missing");
     if (!output)
