@@ -114,5 +114,5 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 clean:
 	rm -rf build build-san
 
-.PHONY: all check check-python clean fuzz fuzz-run
+.PHONY: all check check-python clean fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
 .SECONDARY:

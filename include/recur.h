@@ -165,7 +165,7 @@ typedef struct recur_batch {
     int T, B;
     const int32_t *tokens;      /* (T, B) ids, models with an embedding */
     const recur_real *inputs;   /* (T, B, input_size), models without */
-    const int32_t *lengths;     /* (B), 1..T each; NULL: every sequence has T steps */
+    const int32_t *lengths;     /* (B), 0..T each (0: states pass through); NULL: all T */
     const int32_t *targets;     /* (T, B) class ids, -1 = no target; NULL: no loss */
     const recur_real *h0;       /* (L*D, B, P or H), NULL: zeros; index l*D + d */
     const recur_real *c0;       /* (L*D, B, H), LSTM only, NULL: zeros */

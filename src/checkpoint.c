@@ -402,7 +402,7 @@ recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, rec
     long version = fmt ? strtol(fmt, &end, 10) : 0;
     if (!fmt || !cfg) {
         st = recur_seterr(msg, RECUR_ERR_FORMAT, "%s: not a recur model (no recur.format/recur.config metadata)", path);
-    } else if (!*fmt || *end || version < 1) {
+    } else if (strspn(fmt, "0123456789") != strlen(fmt) || !*fmt || *end || version < 1) {
         st = recur_seterr(msg, RECUR_ERR_FORMAT, "%s: recur.format \"%s\" is not a positive integer", path, fmt);
     } else if (version > RECUR_FORMAT_VERSION) {
         st = recur_seterr(msg, RECUR_ERR_VERSION, "%s: format version %ld is newer than this recur's %d; upgrade recur",
