@@ -10,7 +10,7 @@ else
 BUILD   ?= build
 OPT     := -O2 -g
 endif
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC \
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC -MMD -MP \
            -Iinclude $(shell pkg-config --cflags $(PKGS))
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
@@ -31,10 +31,10 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 all: $(BUILD)/librecur.a $(BUILD)/librecur.so $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/recur.h
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/obj64/%.o: src/%.c $(wildcard src/*.h) include/recur.h
+$(BUILD)/obj64/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DRECUR_DOUBLE -c $< -o $@
 $(BUILD)/librecur.a: $(LIB_OBJ)
@@ -44,7 +44,7 @@ $(BUILD)/librecur64.a: $(LIB64_OBJ)
 $(BUILD)/librecur.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) include/recur.h
+$(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/recur: $(CLI_OBJ) $(BUILD)/librecur.a
@@ -110,6 +110,9 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	@mkdir -p $(BUILD) fuzz/seeds_checkpoint
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
+
+# header dependencies written by -MMD
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj64/*.d $(BUILD)/cli/*.d $(BUILD)/tests/*.d)
 
 clean:
 	rm -rf build build-san
