@@ -118,4 +118,3 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all check check-python clean fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
-.SECONDARY:
