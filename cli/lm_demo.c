@@ -4,7 +4,7 @@
  * (/usr/share/games/fortunes: the plain-text files, not the .dat indexes or
  * .u8 copies; the `%` lines between fortunes become blank lines), for a fixed
  * time (two minutes by default), then prints samples at a few temperatures.
- * Every 50th fortune is held out for validation.
+ * Every 200th fortune is held out for validation.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -62,7 +62,7 @@ static int add_file(const char *text, size_t len, sbuf *train, sbuf *valid, long
         if (sep) {
             size_t end = e == len ? len : i;
             if (end > start) {
-                sbuf *dst = (++*count % 50 == 0) ? valid : train;
+                sbuf *dst = (++*count % 200 == 0) ? valid : train;
                 if (sb_add(dst, text + start, end - start) ||
                     (text[end - 1] != '\n' && sb_add(dst, "\n", 1)) || sb_add(dst, "\n", 1))
                     return -1;
