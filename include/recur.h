@@ -371,8 +371,10 @@ recur_status recur_vocab_finish(recur_vocab *v, int64_t max_size, int64_t min_co
 
 /* The vocabulary as a JSON array of its tokens in id order (malloc'd text). */
 recur_status recur_vocab_to_json(const recur_vocab *v, char **json, recur_error *err);
-/* Reads such an array (strictly: strings only, no duplicates, non-empty, the
- * specials the level needs, one code point per token at character level). */
+/* Reads such an array strictly: non-empty strings only, no duplicates, <eos>
+ * in a word vocabulary, one code point per token (or <unk>) at character
+ * level.  <unk> may be absent from a hand-made file: unknown tokens are then
+ * errors when encoding. */
 recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, const char *json,
                                    recur_error *err);
 
