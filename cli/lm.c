@@ -333,12 +333,12 @@ done:
     return rc;
 }
 
-int lm_score_ids(recur_model *m, const recur_vocab *v, const int32_t *ids, size_t n,
-                 double *nll, int64_t *count, recur_error *err)
+int lm_score_ids_streams(recur_model *m, const recur_vocab *v, const int32_t *ids, size_t n,
+                         int streams, double *nll, int64_t *count, recur_error *err)
 {
     const int chunk = 256;
     if (recur_vocab_level(v) == RECUR_LEVEL_CHAR)
-        return recur_lm_score(m, ids, n, chunk, nll, count, err) != RECUR_OK;
+        return recur_lm_score_streams(m, ids, n, streams, chunk, nll, count, err) != RECUR_OK;
     int32_t *buf = malloc((n + 1) * sizeof *buf);
     if (!buf) {
         err->status = RECUR_ERR_NOMEM;
@@ -347,9 +347,15 @@ int lm_score_ids(recur_model *m, const recur_vocab *v, const int32_t *ids, size_
     }
     buf[0] = recur_vocab_eos(v);
     memcpy(buf + 1, ids, n * sizeof *buf);
-    int rc = recur_lm_score(m, buf, n + 1, chunk, nll, count, err) != RECUR_OK;
+    int rc = recur_lm_score_streams(m, buf, n + 1, streams, chunk, nll, count, err) != RECUR_OK;
     free(buf);
     return rc;
+}
+
+int lm_score_ids(recur_model *m, const recur_vocab *v, const int32_t *ids, size_t n,
+                 double *nll, int64_t *count, recur_error *err)
+{
+    return lm_score_ids_streams(m, v, ids, n, 1, nll, count, err);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */

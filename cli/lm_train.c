@@ -68,6 +68,7 @@ void lm_train_defaults(lm_train_opts *o)
     o->out_dir = "lm-run";
     o->metrics = "";
     o->progress = "auto";
+    o->valid_streams = 1;
     o->train_path = o->valid_path = o->test_path = "";
 }
 
@@ -80,6 +81,7 @@ int lm_train_preset(lm_train_opts *o, const char *name)
     d.metrics = o->metrics;
     d.progress = o->progress;
     d.threads = o->threads;
+    d.valid_streams = o->valid_streams;
     if (!strcmp(name, "zaremba-small")) {
         /* 2x200 LSTM, bptt 20, batch 20, SGD lr 1 halved each epoch after 4, 13 epochs */
     } else if (!strcmp(name, "zaremba-medium")) {
@@ -164,6 +166,7 @@ static int train_table(lm_train_opts *o, lm_opt *t)
     t[n++] = LM_STR("metrics", &o->metrics, "FILE", "metrics (JSON Lines)", "OUT/metrics.jsonl");
     t[n++] = LM_CHOICE("progress", &o->progress, "live line on a terminal, log lines otherwise", "auto|live|log|none");
     t[n++] = LM_INT("log-every", &o->log_every, "N", "steps between log lines and metrics rows, 0: ten per epoch", 0, 1e15);
+    t[n++] = LM_INT("valid-streams", &o->valid_streams, "N", "score validation after each epoch as N pieces side by side (faster; the final summary always reads one stream)", 1, 1 << 16);
     t[n++] = LM_FLAG("resume", &o->resume, "continue the run in OUT from last.safetensors");
     t[n++] = LM_FLAG("force", &o->force, "start anew even if OUT holds a run");
     t[n] = LM_END;
@@ -173,8 +176,9 @@ static int train_table(lm_train_opts *o, lm_opt *t)
 /* Options a resumed run may change; the rest must match the stored run. */
 static int resumable_change(const char *name)
 {
-    static const char *ok[] = {"epochs", "max-steps", "time-limit", "threads", "out", "metrics",
-                               "progress", "log-every", "resume", "force", NULL};
+    static const char *ok[] = {"epochs",    "max-steps",     "time-limit", "threads",
+                               "out",       "metrics",       "progress",   "log-every",
+                               "resume",    "valid-streams", "force",      NULL};
     for (int i = 0; ok[i]; i++)
         if (!strcmp(name, ok[i]))
             return 1;
@@ -318,7 +322,8 @@ static int validate(trainer *t, const int32_t *ids, size_t n, double *loss)
     recur_error err = {0};
     double nll;
     int64_t count;
-    if (lm_score_ids(t->m, t->vocab, ids, n, &nll, &count, &err))
+    if (lm_score_ids_streams(t->m, t->vocab, ids, n, (int)t->o->valid_streams, &nll, &count,
+                             &err))
         return fail(t, "validation: %s", err.msg);
     *loss = nll / (double)count;
     if (!isfinite(*loss))

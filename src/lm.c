@@ -124,6 +124,86 @@ done:
     return st;
 }
 
+recur_status recur_lm_score_streams(recur_model *m, const int32_t *ids, size_t n, int streams,
+                                    int chunk, double *nll, int64_t *count, recur_error *err)
+{
+    *nll = 0;
+    *count = 0;
+    if (streams == 1)
+        return recur_lm_score(m, ids, n, chunk, nll, count, err);
+    lm_dims d;
+    recur_status st = lm_check(m, &d, "score", err);
+    if (st != RECUR_OK)
+        return st;
+    if (streams < 1 || chunk < 1)
+        return recur_error_set(err, RECUR_ERR_ARG,
+                               "score: streams %d and chunk length %d must be positive", streams,
+                               chunk);
+    if (n < 2)
+        return recur_error_set(err, RECUR_ERR_ARG,
+                               "score: %zu token(s): at least 2 are needed (one context, one "
+                               "predicted)",
+                               n);
+    /* S pieces of at least 2 ids; the first `rem` pieces one id longer */
+    size_t S = (size_t)streams;
+    if (S > n / 2)
+        S = n / 2;
+    size_t len = n / S, rem = n % S, steps = len + (rem > 0) - 1; /* predicted steps, longest */
+    int32_t *tok = calloc(steps * S, sizeof *tok), *tg = malloc(steps * S * sizeof *tg);
+    recur_real *h = calloc((size_t)d.L * S * d.R, sizeof *h);
+    recur_real *c = calloc((size_t)d.L * S * d.H, sizeof *c);
+    recur_run *run = NULL;
+    if (!tok || !tg || !h || !c) {
+        st = recur_error_set(err, RECUR_ERR_NOMEM, "score: out of memory");
+        goto done;
+    }
+    size_t start = 0;
+    for (size_t b = 0; b < S; b++) {
+        size_t lb = len + (b < rem);
+        for (size_t t = 0; t < steps; t++) {
+            tok[t * S + b] = t < lb ? ids[start + t] : 0;
+            tg[t * S + b] = t + 1 < lb ? ids[start + t + 1] : -1;
+        }
+        start += lb;
+    }
+    if ((size_t)chunk > steps)
+        chunk = (int)steps;
+    if ((st = recur_run_create(&run, m, chunk, (int)S, err)) != RECUR_OK)
+        goto done;
+    double total = 0;
+    int64_t cnt = 0;
+    for (size_t s0 = 0; s0 < steps; s0 += (size_t)chunk) {
+        int T = (int)(steps - s0 < (size_t)chunk ? steps - s0 : (size_t)chunk);
+        recur_batch b = {0};
+        b.T = T;
+        b.B = (int)S;
+        b.tokens = tok + s0 * S;
+        b.targets = tg + s0 * S;
+        b.h0 = s0 == 0 ? NULL : h;
+        b.c0 = s0 == 0 || !d.lstm ? NULL : c;
+        double loss = 0;
+        int64_t k = 0;
+        if ((st = recur_forward(run, &b, 0, &loss, &k)) != RECUR_OK) {
+            recur_error_set(err, st, "%s", recur_run_errmsg(run));
+            goto done;
+        }
+        total += loss * (double)k;
+        cnt += k;
+        memcpy(h, recur_run_hn(run), (size_t)d.L * S * d.R * sizeof *h);
+        if (d.lstm)
+            memcpy(c, recur_run_cn(run), (size_t)d.L * S * d.H * sizeof *c);
+    }
+    *nll = total;
+    *count = cnt;
+done:
+    recur_run_free(run);
+    free(tok);
+    free(tg);
+    free(h);
+    free(c);
+    return st;
+}
+
 typedef struct cand {
     double lp;
     int parent;

@@ -70,6 +70,37 @@ static void test_score_chunks(void **state)
     }
 }
 
+/* Streams: the sum of each contiguous piece scored alone. */
+static void test_score_streams(void **state)
+{
+    (void)state;
+    int32_t ids[53];
+    for (int i = 0; i < 53; i++)
+        ids[i] = (i * 5 + i / 4) % 6;
+    recur_model *m = make_model(RECUR_CELL_LSTM, 6, 2, 0);
+    recur_error err = {0};
+    double nll, part, want = 0;
+    int64_t count, k, want_count = 0;
+    /* 4 streams over 53 ids: pieces of 14, 13, 13, 13 */
+    int lens[4] = {14, 13, 13, 13}, start = 0;
+    for (int b = 0; b < 4; b++) {
+        assert_int_equal(recur_lm_score(m, ids + start, (size_t)lens[b], 5, &part, &k, &err), RECUR_OK);
+        want += part;
+        want_count += k;
+        start += lens[b];
+    }
+    assert_int_equal(recur_lm_score_streams(m, ids, 53, 4, 5, &nll, &count, &err), RECUR_OK);
+    assert_int_equal(count, want_count);
+    assert_int_equal(count, 53 - 4);
+    assert_true(fabs(nll - want) < 1e-4 * fabs(want));
+    /* one stream is recur_lm_score; too many streams shrink to pieces of 2 */
+    assert_int_equal(recur_lm_score_streams(m, ids, 53, 1, 7, &nll, &count, &err), RECUR_OK);
+    assert_int_equal(count, 52);
+    assert_int_equal(recur_lm_score_streams(m, ids, 5, 100, 7, &nll, &count, &err), RECUR_OK);
+    assert_int_equal(count, 3);
+    recur_model_free(m);
+}
+
 /* log p(cont | prime) by scoring prime+cont and subtracting the prime's part. */
 static double cont_logprob(recur_model *m, const int32_t *prime, int np, const int32_t *cont,
                            int nc)
@@ -147,6 +178,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_score_chunks),
+        cmocka_unit_test(test_score_streams),
         cmocka_unit_test(test_beam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
