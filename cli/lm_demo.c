@@ -185,6 +185,7 @@ int lm_cmd_demo(int argc, char **argv)
     o.out_dir = out;
     o.progress = progress;
     o.force = 1;
+    o.valid_streams = 8;
     o.train_path = "fortunes (train)";
     o.valid_path = "fortunes (valid)";
     lm_text tr = {"fortunes (train)", train.s, train.n};
