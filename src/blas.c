@@ -1,13 +1,79 @@
 /* blas.c - the single entry point for matrix products, so that another
- * backend can replace OpenBLAS in one place. */
+ * backend can replace OpenBLAS in one place.
+ *
+ * Which kernel: float products on a CPU with AVX-512 use recur's own kernel
+ * (gemm_avx512.c) unless OpenBLAS itself runs its AVX-512 kernels (Debian's
+ * OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its SSE3
+ * or, with OPENBLAS_CORETYPE=Haswell, AVX2 kernels).  Everything else goes
+ * to OpenBLAS.  Products large enough are split over recur's threads
+ * (threads.h), by columns or by rows, each part a single-threaded product. */
 #include <cblas.h>
+#include <strings.h>
 
-#include "internal.h"
+#include "gemm.h"
+#include "simd.h"
+#include "threads.h"
 
-void recur_set_num_threads(int n)
+void recur_set_num_threads(int n) { par_set_num_threads(n); }
+
+/* 1 when the float kernel of gemm_avx512.c should run. */
+static int own_kernel(void)
 {
-    if (n > 0)
-        openblas_set_num_threads(n);
+#ifdef RECUR_DOUBLE
+    return 0;
+#else
+    static int use = -1;
+    if (use < 0) {
+        const char *core = openblas_get_corename();
+        int openblas_avx512 = core && (!strcasecmp(core, "skylakex") || !strcasecmp(core, "cooperlake") ||
+                                       !strcasecmp(core, "sapphirerapids"));
+        use = !openblas_avx512;
+    }
+    return use && simd_level() == SIMD_AVX512;
+#endif
+}
+
+int recur_gemm_own_kernel(void) { return own_kernel(); }
+
+void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real alpha, const recur_real *A, int lda,
+                     const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc)
+{
+#ifndef RECUR_DOUBLE
+    if (alpha == 1 && (beta == 0 || beta == 1) && own_kernel()) {
+        gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+typedef struct gemm_job {
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, by_cols;
+    recur_real alpha, beta;
+    const recur_real *A, *B;
+    recur_real *C;
+} gemm_job;
+
+static void gemm_part(void *ctx, int tid, int nt)
+{
+    const gemm_job *j = ctx;
+    int lo, hi;
+    if (j->by_cols) {
+        par_split(j->N, tid, nt, 32, &lo, &hi);
+        if (hi > lo)
+            recur_gemm_serial(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
+                     j->trans_b ? j->B + (size_t)lo * j->ldb : j->B + lo, j->ldb, j->beta, j->C + lo, j->ldc);
+    } else {
+        par_split(j->M, tid, nt, 12, &lo, &hi);
+        if (hi > lo)
+            recur_gemm_serial(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha,
+                     j->trans_a ? j->A + lo : j->A + (size_t)lo * j->lda, j->lda, j->B, j->ldb, j->beta,
+                     j->C + (size_t)lo * j->ldc, j->ldc);
+    }
 }
 
 void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
@@ -22,11 +88,12 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
                 C[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + j];
         return;
     }
-#ifdef RECUR_DOUBLE
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#endif
+    int nt = par_inside() ? 1 : par_num_threads();
+    double work = (double)M * N * K;
+    if (nt > 1 && work >= 1 << 21 && (N >= 64 || M >= 24)) {
+        gemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, N >= 32 * nt || N >= M, alpha, beta, A, B, C};
+        par_run(nt, gemm_part, &j);
+        return;
+    }
+    recur_gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

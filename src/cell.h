@@ -16,7 +16,6 @@
 
 typedef struct dir_buf {
     recur_real *x;    /* (T, B, in) input, this direction's time order */
-    recur_real *gx;   /* (T, B, G*H) input projection + folded biases */
     recur_real *act;  /* (T, B, G*H) activated gates (LSTM i,f,g,o; GRU r,z,n) */
     recur_real *hs;   /* (T+1, B, R) states, hs[0] = h0 */
     recur_real *cs;   /* (T+1, B, H) LSTM cell states, cs[0] = c0 */
@@ -31,18 +30,24 @@ typedef struct dir_buf {
     recur_real *dh;   /* (B, R) running dh; holds dh0 after backward */
     recur_real *dc;   /* (B, H) running dc; holds dc0 after backward */
     recur_real *tmp;  /* (B, G*H) scratch */
+    recur_real *wpack; /* the run's packed W_hh (gemm.h), NULL when products are not packed */
 } dir_buf;
 
 static inline int step_active(const int32_t *len, int t, int b) { return t < len[b]; }
 
 static inline recur_real sigm(recur_real x) { return (recur_real)1 / ((recur_real)1 + R_EXP(-x)); }
 
-/* gx = X W_ih^T + b_ih (+ b_hh where fold_hh) for all T*B rows; fold_hh
- * covers the first fold_rows gate rows of b_hh. */
+/* out (T, B, G*H) = X W_ih^T + b_ih (+ b_hh on the first fold_rows gate
+ * rows) for all T*B rows; uses s->tmp. */
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
-                           int fold_rows);
-/* From dgx: dW_ih += dgx^T X, db_ih += sum(dgx), dx = dgx W_ih. */
+                           int fold_rows, recur_real *out);
+/* From dgx: dW_ih += dgx^T X, dx = dgx W_ih. */
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B);
+/* db1 += column sums of X (rows x cols), and db2 too when not NULL. */
+void cell_bias_backward(recur_real *db1, recur_real *db2, const recur_real *X, int rows, int cols);
+/* Packs W (gates*H x R) gate by gate with gemm_pack_bt into out (float
+ * builds with the AVX-512 kernel only). */
+void cell_pack_gates(const recur_real *W, int gates, int H, int R, recur_real *out);
 
 void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
 void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);

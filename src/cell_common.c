@@ -1,33 +1,105 @@
 /* cell_common.c - the parts every cell shares: the input projection of all
- * steps as one product, and its backward. */
+ * steps as one product, its backward, the bias gradients, and packing the
+ * recurrent weights for the per-step products.  Each runs on recur's threads. */
 #include <string.h>
 
 #include "cell.h"
+#include "gemm.h"
+#include "simd.h"
+#include "threads.h"
 
-void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
-                           int fold_rows)
+typedef struct fill_job {
+    recur_real *out;
+    const recur_real *bias; /* (G) */
+    int G;
+    int rows;
+} fill_job;
+
+static void fill_part(void *ctx, int tid, int nt)
+{
+    const fill_job *j = ctx;
+    int lo, hi;
+    par_split(j->rows, tid, nt, 1, &lo, &hi);
+    for (int r = lo; r < hi; r++)
+        memcpy(j->out + (size_t)r * j->G, j->bias, (size_t)j->G * sizeof(recur_real));
+}
+
+void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, int fold_rows,
+                           recur_real *out)
 {
     int G = m->gates * m->cfg.rnn.hidden_size;
-    size_t rows = (size_t)T * B;
     const recur_real *b_ih = m->params + p->b_ih, *b_hh = m->params + p->b_hh;
-    for (size_t r = 0; r < rows; r++) {
-        recur_real *g = s->gx + r * G;
-        for (int j = 0; j < G; j++)
-            g[j] = b_ih[j] + (j < fold_rows ? b_hh[j] : 0);
-    }
-    recur_gemm(0, 1, (int)rows, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, s->gx, G);
+    recur_real *bias = s->tmp; /* (B, G) scratch, G used here */
+    for (int j = 0; j < G; j++)
+        bias[j] = b_ih[j] + (j < fold_rows ? b_hh[j] : 0);
+    fill_job f = {out, bias, G, T * B};
+    par_run(0, fill_part, &f);
+    recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
 }
 
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B)
 {
     int G = m->gates * m->cfg.rnn.hidden_size;
     int rows = T * B;
-    recur_real *db = m->grads + p->b_ih;
-    for (int r = 0; r < rows; r++) {
-        const recur_real *g = s->dgx + (size_t)r * G;
-        for (int j = 0; j < G; j++)
-            db[j] += g[j];
-    }
     recur_gemm(1, 0, G, p->in, rows, 1, s->dgx, G, s->x, p->in, 1, m->grads + p->w_ih, p->in);
     recur_gemm(0, 0, rows, p->in, G, 1, s->dgx, G, m->params + p->w_ih, p->in, 0, s->dx, p->in);
+}
+
+typedef struct colsum_job {
+    recur_real *db1, *db2;
+    const recur_real *X;
+    int rows, cols;
+} colsum_job;
+
+static void colsum_part(void *ctx, int tid, int nt)
+{
+    const colsum_job *j = ctx;
+    int lo, hi;
+    par_split(j->cols, tid, nt, 16, &lo, &hi);
+    if (hi <= lo)
+        return;
+    /* row by row, the order of the scalar loop, into each target */
+    recur_real *targets[2] = {j->db1, j->db2};
+    for (int k = 0; k < 2; k++)
+        if (targets[k])
+            for (int r = 0; r < j->rows; r++)
+                vec_add(targets[k] + lo, j->X + (size_t)r * j->cols + lo, (size_t)(hi - lo));
+}
+
+void cell_bias_backward(recur_real *db1, recur_real *db2, const recur_real *X, int rows, int cols)
+{
+    colsum_job j = {db1, db2, X, rows, cols};
+    par_run(0, colsum_part, &j);
+}
+
+typedef struct pack_job {
+    const recur_real *W;
+    int gates, H, R;
+    recur_real *out;
+} pack_job;
+
+static void pack_part(void *ctx, int tid, int nt)
+{
+#ifndef RECUR_DOUBLE
+    const pack_job *j = ctx;
+    int panels = (j->H + GEMM_PANEL - 1) / GEMM_PANEL, lo, hi;
+    size_t gate = gemm_packed_size(j->H, j->R);
+    par_split(j->gates * panels, tid, nt, 1, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        int q = i / panels, p0 = (i % panels) * GEMM_PANEL;
+        int rows = j->H - p0 < GEMM_PANEL ? j->H - p0 : GEMM_PANEL;
+        gemm_pack_bt(j->W + ((size_t)q * j->H + p0) * j->R, j->R, rows, j->R,
+                     j->out + q * gate + (size_t)p0 * j->R);
+    }
+#else
+    (void)ctx;
+    (void)tid;
+    (void)nt;
+#endif
+}
+
+void cell_pack_gates(const recur_real *W, int gates, int H, int R, recur_real *out)
+{
+    pack_job j = {W, gates, H, R, out};
+    par_run(0, pack_part, &j);
 }

@@ -7,66 +7,201 @@
  *   reset after  (PyTorch, cuDNN):  n = tanh(W_in x + b_in + r ∘ (W_hn h + b_hn))
  *   reset before (Cho et al.):      n = tanh(W_in x + b_in + W_hn (r ∘ h) + b_hn)
  *   h' = (1 - z) ∘ n + z ∘ h
+ *
+ * Threads as in cell_lstm.c: each owns a range of units and their gates; the
+ * reset-after form meets once per step, reset-before twice (W_hn (r ∘ h)
+ * needs all of r ∘ h).  act holds the input projection until the step turns
+ * it into the gates, in place.
  */
 #include <string.h>
 
 #include "cell.h"
+#include "gemm.h"
+#include "simd.h"
+#include "threads.h"
+
+typedef struct gru_job {
+    const recur_model *m;
+    const cell_params *p;
+    dir_buf *s;
+    int T, B;
+    const int32_t *len;
+} gru_job;
+
+/* out[:, q*H + u0 .. u1) (+)= A W_hh[q*H + u0 .. u1, :]^T for gates q0..q1-1 */
+static void gate_products(const gru_job *j, const recur_real *A, int q0, int q1, int u0, int u1, int accumulate,
+                          recur_real *out, int ldo, int out_q0)
+{
+    const int H = j->m->cfg.rnn.hidden_size;
+    const recur_real *w_hh = j->m->params + j->p->w_hh;
+    for (int q = q0; q < q1; q++) {
+        recur_real *c = out + (q - out_q0) * H + u0;
+#ifndef RECUR_DOUBLE
+        if (j->s->wpack) {
+            gemm_f32_avx512_packed(j->B, u1 - u0, H, A, H, j->s->wpack + q * gemm_packed_size(H, H) + (size_t)u0 * H,
+                                   accumulate, c, ldo);
+            continue;
+        }
+#endif
+        recur_gemm_serial(0, 1, j->B, u1 - u0, H, 1, A, H, w_hh + ((size_t)q * H + u0) * H, H, accumulate, c, ldo);
+    }
+}
+
+static void gru_forward_thread(void *ctx, int tid, int nt)
+{
+    const gru_job *j = ctx;
+    dir_buf *s = j->s;
+    const int H = j->m->cfg.rnn.hidden_size, G = 3 * H, B = j->B;
+    const int after = j->m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
+    const recur_real *b_hh = j->m->params + j->p->b_hh;
+    int u0, u1;
+    par_split(H, tid, nt, GEMM_PANEL, &u0, &u1);
+    const size_t un = (size_t)(u1 - u0) * sizeof(recur_real);
+    recur_real *gh = s->tmp; /* (B, 3H) recurrent products; each thread uses its units' columns */
+    for (int t = 0; t < j->T; t++) {
+        const recur_real *hprev = s->hs + (size_t)t * B * H;
+        recur_real *hcur = s->hs + (size_t)(t + 1) * B * H;
+        recur_real *act = s->act + (size_t)t * B * G; /* the input projection, becomes r, z, n */
+        recur_real *aux = s->aux + (size_t)t * B * H;
+        if (after && u1 > u0) {
+            for (int b = 0; b < B; b++)
+                for (int q = 0; q < 3; q++)
+                    memcpy(gh + (size_t)b * G + q * H + u0, b_hh + q * H + u0, un);
+            gate_products(j, hprev, 0, 3, u0, u1, 1, gh, G, 0);
+            for (int b = 0; b < B; b++) {
+                recur_real *a = act + (size_t)b * G, *ax = aux + (size_t)b * H, *hc = hcur + (size_t)b * H;
+                const recur_real *hp = hprev + (size_t)b * H;
+                if (step_active(j->len, t, b)) {
+                    k_gru_fwd(a, gh + (size_t)b * G, hp, H, u0, u1, a, ax, hc);
+                    continue;
+                }
+                for (int q = 0; q < 3; q++)
+                    memset(a + q * H + u0, 0, un);
+                memset(ax + u0, 0, un);
+                memcpy(hc + u0, hp + u0, un);
+            }
+        } else if (!after) {
+            if (u1 > u0) {
+                gate_products(j, hprev, 0, 2, u0, u1, 0, gh, G, 0);
+                for (int b = 0; b < B; b++) {
+                    recur_real *a = act + (size_t)b * G, *g = gh + (size_t)b * G, *ax = aux + (size_t)b * H;
+                    const recur_real *hp = hprev + (size_t)b * H;
+                    if (!step_active(j->len, t, b)) {
+                        for (int q = 0; q < 3; q++)
+                            memset(a + q * H + u0, 0, un);
+                        memset(ax + u0, 0, un);
+                        continue;
+                    }
+                    for (int k = u0; k < u1; k++) {
+                        a[k] = sigm(a[k] + g[k]);
+                        a[H + k] = sigm(a[H + k] + g[H + k]);
+                        ax[k] = a[k] * hp[k];
+                    }
+                }
+            }
+            par_barrier(); /* n's recurrent product needs all of r ∘ h: W_hn (r ∘ h) */
+            if (u1 > u0) {
+                gate_products(j, aux, 2, 3, u0, u1, 0, gh, H, 2); /* gh as (B, H) */
+                for (int b = 0; b < B; b++) {
+                    recur_real *a = act + (size_t)b * G, *hc = hcur + (size_t)b * H;
+                    const recur_real *hp = hprev + (size_t)b * H;
+                    if (!step_active(j->len, t, b)) {
+                        memcpy(hc + u0, hp + u0, un);
+                        continue;
+                    }
+                    for (int k = u0; k < u1; k++) {
+                        recur_real n = R_TANH(a[2 * H + k] + gh[(size_t)b * H + k]), z = a[H + k];
+                        a[2 * H + k] = n;
+                        hc[k] = (1 - z) * n + z * hp[k];
+                    }
+                }
+            }
+        }
+        par_barrier(); /* all of h_t before the next step */
+    }
+}
 
 void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
 {
     const int H = m->cfg.rnn.hidden_size, G = 3 * H;
     const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
-    const recur_real *w_hh = m->params + p->w_hh, *b_hh = m->params + p->b_hh;
     /* reset after: b_hh enters through the per-step product gh (b_hn must stay
-     * inside r ∘ (...)); reset before: all of b_hh folds into gx */
-    cell_input_projection(m, p, s, T, B, after ? 0 : G);
-    for (int t = 0; t < T; t++) {
+     * inside r ∘ (...)); reset before: all of b_hh folds into the projection */
+    cell_input_projection(m, p, s, T, B, after ? 0 : G, s->act);
+#ifndef RECUR_DOUBLE
+    if (s->wpack)
+        cell_pack_gates(m->params + p->w_hh, 3, H, H, s->wpack);
+#endif
+    gru_job j = {m, p, s, T, B, len};
+    par_run(0, gru_forward_thread, &j);
+}
+
+static void gru_backward_thread(void *ctx, int tid, int nt)
+{
+    const gru_job *j = ctx;
+    dir_buf *s = j->s;
+    const int H = j->m->cfg.rnn.hidden_size, G = 3 * H, B = j->B;
+    const int after = j->m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
+    const recur_real *w_hh = j->m->params + j->p->w_hh;
+    recur_real *dh = s->dh;
+    recur_real *drh = s->tmp; /* (B, H) gradient of r ∘ h (reset before) */
+    int u0, u1;
+    par_split(H, tid, nt, GEMM_PANEL, &u0, &u1);
+    const size_t un = (size_t)(u1 - u0) * sizeof(recur_real);
+    for (int t = j->T - 1; t >= 0; t--) {
         const recur_real *hprev = s->hs + (size_t)t * B * H;
-        recur_real *hcur = s->hs + (size_t)(t + 1) * B * H;
-        recur_real *act = s->act + (size_t)t * B * G;
-        recur_real *aux = s->aux + (size_t)t * B * H;
-        const recur_real *gx = s->gx + (size_t)t * B * G;
-        recur_real *gh = s->tmp; /* (B, 3H) recurrent products */
+        const recur_real *act = s->act + (size_t)t * B * G;
+        const recur_real *aux = s->aux + (size_t)t * B * H;
+        const recur_real *dy = s->dy + (size_t)t * B * H;
+        recur_real *dgx = s->dgx + (size_t)t * B * G;
+        recur_real *dgh = after ? s->dgh + (size_t)t * B * G : dgx;
+        for (int b = 0; b < B && u1 > u0; b++) {
+            recur_real *dx = dgx + (size_t)b * G, *dhh = dgh + (size_t)b * G, *dhb = dh + (size_t)b * H;
+            if (!step_active(j->len, t, b)) {
+                for (int q = 0; q < 3; q++) {
+                    memset(dx + q * H + u0, 0, un);
+                    if (after)
+                        memset(dhh + q * H + u0, 0, un);
+                }
+                continue;
+            }
+            const recur_real *a = act + (size_t)b * G, *hp = hprev + (size_t)b * H, *ax = aux + (size_t)b * H;
+            if (after) {
+                k_gru_bwd(a, hp, ax, dy + (size_t)b * H, H, u0, u1, dhb, dx, dhh);
+                continue;
+            }
+            for (int k = u0; k < u1; k++) {
+                recur_real d = dhb[k] + dy[(size_t)b * H + k];
+                recur_real z = a[H + k], n = a[2 * H + k];
+                dx[H + k] = d * (hp[k] - n) * z * (1 - z);
+                dx[2 * H + k] = d * (1 - z) * (1 - n * n);
+                dhb[k] = d * z; /* the direct path h' = ... + z ∘ h */
+            }
+        }
+        par_barrier(); /* all gradients of the pre-activations of step t */
         if (after) {
-            for (int b = 0; b < B; b++)
-                memcpy(gh + (size_t)b * G, b_hh, G * sizeof(recur_real));
-            recur_gemm(0, 1, B, G, H, 1, hprev, H, w_hh, H, 1, gh, G);
-        } else {
-            recur_gemm(0, 1, B, 2 * H, H, 1, hprev, H, w_hh, H, 0, gh, G);
+            if (u1 > u0)
+                recur_gemm_serial(0, 0, B, u1 - u0, G, 1, dgh, G, w_hh + u0, H, 1, dh + u0, H);
+            continue;
         }
-        for (int b = 0; b < B; b++) {
-            recur_real *a = act + (size_t)b * G, *g = gh + (size_t)b * G, *ax = aux + (size_t)b * H;
-            const recur_real *x = gx + (size_t)b * G, *hp = hprev + (size_t)b * H;
-            if (!step_active(len, t, b)) {
-                memset(a, 0, G * sizeof(recur_real));
-                memset(ax, 0, H * sizeof(recur_real));
-                continue;
-            }
-            for (int j = 0; j < H; j++) {
-                a[j] = sigm(x[j] + g[j]);
-                a[H + j] = sigm(x[H + j] + g[H + j]);
-                if (after)
-                    ax[j] = g[2 * H + j];
-                else
-                    ax[j] = a[j] * hp[j];
+        /* d(r ∘ h) = dpre_n W_hn, then r's gradient and h's share of it */
+        if (u1 > u0) {
+            recur_gemm_serial(0, 0, B, u1 - u0, H, 1, dgx + 2 * H, G, w_hh + (size_t)2 * H * H + u0, H, 0, drh + u0, H);
+            for (int b = 0; b < B; b++) {
+                if (!step_active(j->len, t, b))
+                    continue;
+                const recur_real *a = act + (size_t)b * G, *hp = hprev + (size_t)b * H;
+                recur_real *dx = dgx + (size_t)b * G;
+                for (int k = u0; k < u1; k++) {
+                    recur_real r = a[k], d = drh[(size_t)b * H + k];
+                    dx[k] = d * hp[k] * r * (1 - r);
+                    dh[(size_t)b * H + k] += d * r;
+                }
             }
         }
-        if (!after) /* n's recurrent product needs r first: W_hn (r ∘ h) */
-            recur_gemm(0, 1, B, H, H, 1, aux, H, w_hh + (size_t)2 * H * H, H, 0, gh, H);
-        for (int b = 0; b < B; b++) {
-            recur_real *a = act + (size_t)b * G, *hc = hcur + (size_t)b * H;
-            const recur_real *x = gx + (size_t)b * G, *hp = hprev + (size_t)b * H, *ax = aux + (size_t)b * H;
-            if (!step_active(len, t, b)) {
-                memcpy(hc, hp, H * sizeof(recur_real));
-                continue;
-            }
-            for (int j = 0; j < H; j++) {
-                recur_real pre = after ? x[2 * H + j] + a[j] * ax[j] : x[2 * H + j] + gh[(size_t)b * H + j];
-                recur_real n = R_TANH(pre), z = a[H + j];
-                a[2 * H + j] = n;
-                hc[j] = (1 - z) * n + z * hp[j];
-            }
-        }
+        par_barrier(); /* all of r's gradient */
+        if (u1 > u0)
+            recur_gemm_serial(0, 0, B, u1 - u0, 2 * H, 1, dgx, G, w_hh + u0, H, 1, dh + u0, H);
     }
 }
 
@@ -74,69 +209,16 @@ void gru_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B
 {
     const int H = m->cfg.rnn.hidden_size, G = 3 * H;
     const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
-    const recur_real *w_hh = m->params + p->w_hh;
-    recur_real *dh = s->dh;
-    recur_real *drh = s->tmp; /* (B, H) gradient of r ∘ h (reset before) */
-    for (int t = T - 1; t >= 0; t--) {
-        const recur_real *hprev = s->hs + (size_t)t * B * H;
-        const recur_real *act = s->act + (size_t)t * B * G;
-        const recur_real *aux = s->aux + (size_t)t * B * H;
-        const recur_real *dy = s->dy + (size_t)t * B * H;
-        recur_real *dgx = s->dgx + (size_t)t * B * G;
-        recur_real *dgh = after ? s->dgh + (size_t)t * B * G : dgx;
-        for (int b = 0; b < B; b++) {
-            recur_real *dx = dgx + (size_t)b * G, *dhh = dgh + (size_t)b * G, *dhb = dh + (size_t)b * H;
-            if (!step_active(len, t, b)) {
-                memset(dx, 0, G * sizeof(recur_real));
-                if (after)
-                    memset(dhh, 0, G * sizeof(recur_real));
-                continue;
-            }
-            const recur_real *a = act + (size_t)b * G, *hp = hprev + (size_t)b * H, *ax = aux + (size_t)b * H;
-            for (int j = 0; j < H; j++) {
-                recur_real d = dhb[j] + dy[(size_t)b * H + j];
-                recur_real r = a[j], z = a[H + j], n = a[2 * H + j];
-                recur_real dpre_n = d * (1 - z) * (1 - n * n);
-                recur_real dpre_z = d * (hp[j] - n) * z * (1 - z);
-                dx[H + j] = dpre_z;
-                dx[2 * H + j] = dpre_n;
-                dhb[j] = d * z; /* the direct path h' = ... + z ∘ h */
-                if (after) {
-                    recur_real dpre_r = dpre_n * ax[j] * r * (1 - r);
-                    dx[j] = dpre_r;
-                    dhh[j] = dpre_r;
-                    dhh[H + j] = dpre_z;
-                    dhh[2 * H + j] = dpre_n * r;
-                }
-            }
-        }
-        if (after) {
-            recur_gemm(0, 0, B, H, G, 1, dgh, G, w_hh, H, 1, dh, H);
-        } else {
-            /* d(r ∘ h) = dpre_n W_hn, then r's gradient and h's share of it */
-            recur_gemm(0, 0, B, H, H, 1, dgx + 2 * H, G, w_hh + (size_t)2 * H * H, H, 0, drh, H);
-            for (int b = 0; b < B; b++) {
-                if (!step_active(len, t, b))
-                    continue;
-                const recur_real *a = act + (size_t)b * G, *hp = hprev + (size_t)b * H;
-                recur_real *dx = dgx + (size_t)b * G;
-                for (int j = 0; j < H; j++) {
-                    recur_real r = a[j], d = drh[(size_t)b * H + j];
-                    dx[j] = d * hp[j] * r * (1 - r);
-                    dh[(size_t)b * H + j] += d * r;
-                }
-            }
-            recur_gemm(0, 0, B, H, 2 * H, 1, dgx, G, w_hh, H, 1, dh, H);
-        }
-    }
+    gru_job j = {m, p, s, T, B, len};
+    par_run(0, gru_backward_thread, &j);
     int rows = T * B;
-    recur_real *db_hh = m->grads + p->b_hh, *dw_hh = m->grads + p->w_hh;
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < G; j++)
-            db_hh[j] += (after ? s->dgh : s->dgx)[(size_t)r * G + j];
+    recur_real *dw_hh = m->grads + p->w_hh;
     if (after) {
+        cell_bias_backward(m->grads + p->b_hh, NULL, s->dgh, rows, G);
+        cell_bias_backward(m->grads + p->b_ih, NULL, s->dgx, rows, G);
         recur_gemm(1, 0, G, H, rows, 1, s->dgh, G, s->hs, H, 1, dw_hh, H);
     } else {
+        cell_bias_backward(m->grads + p->b_hh, m->grads + p->b_ih, s->dgx, rows, G);
         recur_gemm(1, 0, 2 * H, H, rows, 1, s->dgx, G, s->hs, H, 1, dw_hh, H);
         recur_gemm(1, 0, H, H, rows, 1, s->dgx + 2 * H, G, s->aux, H, 1, dw_hh + (size_t)2 * H * H, H);
     }

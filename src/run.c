@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cell.h"
+#include "gemm.h"
 
 struct recur_run {
     recur_model *m;
@@ -30,6 +31,7 @@ struct recur_run {
     recur_real *dout, *dout_prev, *din;       /* gradient buffers */
     recur_real *hn, *cn, *dh0, *dc0;          /* (L*D, B, R or H) */
     recur_real *d_inputs;                     /* (T, B, in_0) */
+    recur_real *wpack;                        /* packed W_hh of the layer running (gemm.h) */
     int has_targets;
     int64_t count;
     double loss;
@@ -76,7 +78,6 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
             dir_buf *s = &r->dirs[l][d];
             if (d == 1)
                 ALLOC(s->x, TB * in);
-            ALLOC(s->gx, TB * G);
             ALLOC(s->act, TB * G);
             ALLOC(s->dgx, TB * G);
             ALLOC(s->hs, T1B * R);
@@ -119,6 +120,14 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     }
     if (c->vocab_size == 0)
         ALLOC(r->d_inputs, TB * in0);
+#ifndef RECUR_DOUBLE
+    if (recur_gemm_own_kernel() && ok) {
+        ALLOC(r->wpack, (size_t)m->gates * gemm_packed_size(H, R));
+        for (int l = 0; l < L; l++)
+            for (int d = 0; d < D; d++)
+                r->dirs[l][d].wpack = r->wpack;
+    }
+#endif
 #undef ALLOC
     if (!ok) {
         recur_run_free(r);
@@ -140,14 +149,14 @@ void recur_run_free(recur_run *r)
         for (int d = 0; d < 2; d++) {
             dir_buf *s = &r->dirs[l][d];
             /* the forward direction's x is a view of layer_in[l] */
-            recur_real *bufs[] = {d == 1 ? s->x : NULL, s->gx, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
+            recur_real *bufs[] = {d == 1 ? s->x : NULL, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
                                   s->dy, s->dgx, s->dgh, s->dhs, s->dx, s->dh, s->dc, s->tmp};
             for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
                 recur_free(bufs[i]);
         }
     }
     void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse,
-                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs};
+                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         recur_free(rest[i]);
     recur_free(r);

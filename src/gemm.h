@@ -1,0 +1,39 @@
+/*
+ * gemm.h - matrix products inside the library beyond recur_gemm
+ * (internal.h): the single-threaded product for code already running on
+ * recur's threads, and products against a weight matrix packed once.
+ */
+#ifndef RECUR_GEMM_H
+#define RECUR_GEMM_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* recur_gemm on the calling thread only. */
+void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real alpha, const recur_real *A,
+                       int lda, const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc);
+
+/* 1 when float products run recur's AVX-512 kernel (an AVX-512 CPU and an
+ * OpenBLAS that does not use its own AVX-512 kernels); the packed products
+ * below exist only then. */
+int recur_gemm_own_kernel(void);
+
+/* The kernel itself: C (M x N) = op(A) op(B) (+ C when accumulate). */
+void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb, int accumulate, float *C, int ldc);
+
+/* Width of the packed panels: a packed matrix's column j0 must be a multiple
+ * of it to start a product. */
+#define GEMM_PANEL 32
+/* Floats needed to pack an N x K matrix B (used as B^T, K x N). */
+size_t gemm_packed_size(int N, int K);
+/* Packs B (N x K, row stride ldb) for products with B^T: panels of 32 of
+ * its rows, each K x 32, the last zero-padded. */
+void gemm_pack_bt(const float *B, int ldb, int N, int K, float *out);
+/* C (M x N) = A (M x K) B^T (+ C), B packed by gemm_pack_bt; Bp may point at
+ * the panel holding B's row j0 (j0 a multiple of GEMM_PANEL): Bp + j0 * K. */
+void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int accumulate, float *C,
+                            int ldc);
+
+#endif

@@ -1,0 +1,53 @@
+/* simd_avx512.c - the AVX-512 instances of simd_kernels.inc; every function
+ * is compiled for AVX-512F alone and called only after simd_level() found
+ * it. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "simd.h"
+
+#define TARGET __attribute__((target("avx512f")))
+#define NAME(f) f##_avx512
+typedef __m512 V;
+#define VF 16
+#define LOAD(p) _mm512_loadu_ps(p)
+#define STORE(p, v) _mm512_storeu_ps((p), (v))
+#define SET1(x) _mm512_set1_ps(x)
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL _mm512_mul_ps
+#define DIV _mm512_div_ps
+#define FMA _mm512_fmadd_ps   /* a*b + c */
+#define FNMA _mm512_fnmadd_ps /* c - a*b */
+#define MAX _mm512_max_ps
+#define MIN _mm512_min_ps
+#define ABS _mm512_abs_ps
+#define HSUM(v) ((double)_mm512_reduce_add_ps(v))
+#define HMAX(v) _mm512_reduce_max_ps(v)
+#define COPYSIGN(mag, sgn)                                                                             \
+    _mm512_castsi512_ps(_mm512_or_si512(                                                               \
+        _mm512_castps_si512(ABS(mag)),                                                                 \
+        _mm512_and_si512(_mm512_castps_si512(sgn), _mm512_set1_epi32((int)0x80000000u))))
+/* a < b ? x : y, lane by lane */
+#define SELECT_LT(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ), (y), (x))
+
+/* exp: x = n ln2 + r, |r| <= ln2/2; exp(r) by a degree-6 polynomial fitted
+ * for relative error; 2^n by scalef, which rounds subnormal results once.
+ * The clamp keeps NaN (max/min return their second operand on NaN). */
+TARGET static inline V v_exp(V x)
+{
+    x = MIN(SET1(88.8f), MAX(SET1(-104.0f), x));
+    V n = _mm512_roundscale_ps(MUL(x, SET1(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = FNMA(n, SET1(0.693147182464599609375f), x);
+    r = FNMA(n, SET1(-1.904654323148236e-09f), r);
+    V q = SET1(1.394109800e-03f);
+    q = FMA(q, r, SET1(8.363175206e-03f));
+    q = FMA(q, r, SET1(4.166637361e-02f));
+    q = FMA(q, r, SET1(1.666657627e-01f));
+    q = FMA(q, r, SET1(0.5f));
+    V p = ADD(SET1(1.0f), FMA(q, MUL(r, r), r));
+    return _mm512_scalef_ps(p, n);
+}
+
+#include "simd_kernels.inc"
