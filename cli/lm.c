@@ -263,6 +263,15 @@ const char *lm_extra_config(recur_lm_level level)
                                      : "{\"task\":\"lm\",\"level\":\"word\"}";
 }
 
+/* "recur lm: PATH: MSG", without PATH when the message names it already. */
+static void file_error(const char *path, const char *msg)
+{
+    if (strstr(msg, path))
+        fprintf(stderr, "recur lm: %s\n", msg);
+    else
+        fprintf(stderr, "recur lm: %s: %s\n", path, msg);
+}
+
 void lm_file_close(lm_file *f)
 {
     recur_model_free(f->model);
@@ -276,7 +285,7 @@ int lm_file_load(const char *path, lm_file *f)
     memset(f, 0, sizeof *f);
     recur_error err = {0};
     if (recur_checkpoint_open(&f->ckpt, path, &err) != RECUR_OK) {
-        fprintf(stderr, "recur lm: %s: %s\n", path, err.msg);
+        file_error(path, err.msg);
         return 1;
     }
     const char *cfg = recur_checkpoint_meta(f->ckpt, "recur.config");
@@ -322,7 +331,7 @@ int lm_file_load(const char *path, lm_file *f)
         goto done;
     }
     if (recur_checkpoint_load_model(f->ckpt, &f->model, &err) != RECUR_OK) {
-        fprintf(stderr, "recur lm: %s: %s\n", path, err.msg);
+        file_error(path, err.msg);
         goto done;
     }
     rc = 0;

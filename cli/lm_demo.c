@@ -94,7 +94,8 @@ int lm_cmd_demo(int argc, char **argv)
     const char *pos[1];
     int npos;
     int rc = lm_parse(cmd, "[OPTIONS]\n\nTrains a character model on Debian's fortunes (apt-get install fortunes)\n"
-                           "for about two minutes and prints samples at temperatures 0.5, 0.8 and 1.",
+                           "for about two minutes and prints samples at temperatures 0.5, 0.8 and 1\n"
+                           "(top-p 0.95, each from a blank line, where fortunes start).",
                       opts, argc, argv, pos, 0, &npos);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -202,9 +203,11 @@ int lm_cmd_demo(int argc, char **argv)
     }
     double temps[3] = {0.5, 0.8, 1.0};
     for (int k = 0; k < 3 && !rc; k++) {
-        printf("\n--- temperature %.1f ---\n", temps[k]);
+        /* from a blank line, where fortunes start; top-p keeps the rare
+         * characters of the ASCII-art files from derailing a sample */
+        printf("\n--- temperature %.1f, top-p 0.95 ---", temps[k]);
         fflush(stdout);
-        lm_gen_opts g = {"", length, temps[k], 0, 1.0, (uint64_t)seed + (uint64_t)k, NULL, 0};
+        lm_gen_opts g = {"\n\n", length, temps[k], 0, 0.95, (uint64_t)seed + (uint64_t)k, NULL, 0};
         rc = lm_generate(f.model, f.vocab, &g, stdout);
     }
     printf("\n(the model is %s: try `recur lm sample %s --temperature 0.7`)\n", best, best);
