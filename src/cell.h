@@ -48,6 +48,8 @@ void cell_bias_backward(recur_real *db1, recur_real *db2, const recur_real *X, i
 /* Packs W (gates*H x R) gate by gate with gemm_pack_bt into out (float
  * builds with the AVX-512 kernel only). */
 void cell_pack_gates(const recur_real *W, int gates, int H, int R, recur_real *out);
+/* Packs W (K x N) with gemm_pack_b into out, for products with W itself. */
+void cell_pack_b(const recur_real *W, int K, int N, recur_real *out);
 
 void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);
 void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len);

@@ -103,3 +103,24 @@ void cell_pack_gates(const recur_real *W, int gates, int H, int R, recur_real *o
     pack_job j = {W, gates, H, R, out};
     par_run(0, pack_part, &j);
 }
+
+static void pack_b_part(void *ctx, int tid, int nt)
+{
+#ifndef RECUR_DOUBLE
+    const pack_job *j = ctx; /* W is K x N: gates = K, H = N */
+    int lo, hi;
+    par_split(j->H, tid, nt, GEMM_PANEL, &lo, &hi);
+    if (hi > lo)
+        gemm_pack_b(j->W + lo, j->H, j->gates, hi - lo, j->out + (size_t)lo * j->gates);
+#else
+    (void)ctx;
+    (void)tid;
+    (void)nt;
+#endif
+}
+
+void cell_pack_b(const recur_real *W, int K, int N, recur_real *out)
+{
+    pack_job j = {W, K, N, 0, out};
+    par_run(0, pack_b_part, &j);
+}

@@ -39,7 +39,7 @@ static void gate_products(const gru_job *j, const recur_real *A, int q0, int q1,
 #ifndef RECUR_DOUBLE
         if (j->s->wpack) {
             gemm_f32_avx512_packed(j->B, u1 - u0, H, A, H, j->s->wpack + q * gemm_packed_size(H, H) + (size_t)u0 * H,
-                                   accumulate, c, ldo);
+                                   H, accumulate, c, ldo);
             continue;
         }
 #endif
@@ -136,13 +136,29 @@ void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
     par_run(0, gru_forward_thread, &j);
 }
 
+/* dh[:, u0..u1) += D (B x K, ld G) W_hh[k0 .. k0+K, u0..u1): the packed
+ * W_hh (3H x H, by gemm_pack_b) or W_hh itself */
+static void dh_product(const gru_job *j, const recur_real *D, int k0, int K, int u0, int u1, int accumulate,
+                       recur_real *out)
+{
+    const int H = j->m->cfg.rnn.hidden_size, G = 3 * H;
+#ifndef RECUR_DOUBLE
+    if (j->s->wpack) {
+        gemm_f32_avx512_packed(j->B, u1 - u0, K, D, G, j->s->wpack + (size_t)u0 * G + (size_t)k0 * GEMM_PANEL, G,
+                               accumulate, out + u0, H);
+        return;
+    }
+#endif
+    recur_gemm_serial(0, 0, j->B, u1 - u0, K, 1, D, G, j->m->params + j->p->w_hh + (size_t)k0 * H + u0, H,
+                      accumulate, out + u0, H);
+}
+
 static void gru_backward_thread(void *ctx, int tid, int nt)
 {
     const gru_job *j = ctx;
     dir_buf *s = j->s;
     const int H = j->m->cfg.rnn.hidden_size, G = 3 * H, B = j->B;
     const int after = j->m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
-    const recur_real *w_hh = j->m->params + j->p->w_hh;
     recur_real *dh = s->dh;
     recur_real *drh = s->tmp; /* (B, H) gradient of r ∘ h (reset before) */
     int u0, u1;
@@ -181,12 +197,12 @@ static void gru_backward_thread(void *ctx, int tid, int nt)
         par_barrier(); /* all gradients of the pre-activations of step t */
         if (after) {
             if (u1 > u0)
-                recur_gemm_serial(0, 0, B, u1 - u0, G, 1, dgh, G, w_hh + u0, H, 1, dh + u0, H);
+                dh_product(j, dgh, 0, G, u0, u1, 1, dh);
             continue;
         }
         /* d(r ∘ h) = dpre_n W_hn, then r's gradient and h's share of it */
         if (u1 > u0) {
-            recur_gemm_serial(0, 0, B, u1 - u0, H, 1, dgx + 2 * H, G, w_hh + (size_t)2 * H * H + u0, H, 0, drh + u0, H);
+            dh_product(j, dgx + 2 * H, 2 * H, H, u0, u1, 0, drh);
             for (int b = 0; b < B; b++) {
                 if (!step_active(j->len, t, b))
                     continue;
@@ -201,7 +217,7 @@ static void gru_backward_thread(void *ctx, int tid, int nt)
         }
         par_barrier(); /* all of r's gradient */
         if (u1 > u0)
-            recur_gemm_serial(0, 0, B, u1 - u0, 2 * H, 1, dgx, G, w_hh + u0, H, 1, dh + u0, H);
+            dh_product(j, dgx, 0, 2 * H, u0, u1, 1, dh);
     }
 }
 
@@ -210,6 +226,10 @@ void gru_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B
     const int H = m->cfg.rnn.hidden_size, G = 3 * H;
     const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
     gru_job j = {m, p, s, T, B, len};
+#ifndef RECUR_DOUBLE
+    if (s->wpack)
+        cell_pack_b(m->params + p->w_hh, G, H, s->wpack);
+#endif
     par_run(0, gru_backward_thread, &j);
     int rows = T * B;
     recur_real *dw_hh = m->grads + p->w_hh;

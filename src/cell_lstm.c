@@ -39,7 +39,7 @@ static void gates_product(const lstm_job *j, const recur_real *hprev, recur_real
 #ifndef RECUR_DOUBLE
         if (j->s->wpack) {
             size_t gate = gemm_packed_size(H, R);
-            gemm_f32_avx512_packed(B, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, 1,
+            gemm_f32_avx512_packed(B, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, R, 1,
                                    act + q * H + u0, G);
             continue;
         }
@@ -175,7 +175,12 @@ static void lstm_backward_thread(void *ctx, int tid, int nt)
             for (int b = 0; b < B; b++)
                 if (step_active(j->len, t, b))
                     memset(dh + (size_t)b * R + r0, 0, rn);
-            recur_gemm_serial(0, 0, B, r1 - r0, G, 1, dg, G, w_hh + r0, R, 1, dh + r0, R);
+#ifndef RECUR_DOUBLE
+            if (s->wpack)
+                gemm_f32_avx512_packed(B, r1 - r0, G, dg, G, s->wpack + (size_t)r0 * G, G, 1, dh + r0, R);
+            else
+#endif
+                recur_gemm_serial(0, 0, B, r1 - r0, G, 1, dg, G, w_hh + r0, R, 1, dh + r0, R);
         }
     }
 }
@@ -185,6 +190,10 @@ void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int 
     const int H = m->cfg.rnn.hidden_size, R = m->state, G = 4 * H;
     const int proj = m->cfg.rnn.proj_size > 0;
     lstm_job j = {m, p, s, T, B, len};
+#ifndef RECUR_DOUBLE
+    if (s->wpack) /* W_hh (G x R) for dh = dgates W_hh, R split among the threads */
+        cell_pack_b(m->params + p->w_hh, G, R, s->wpack);
+#endif
     par_run(0, lstm_backward_thread, &j);
     int rows = T * B;
     /* b_ih and b_hh see the same pre-activation gradient */

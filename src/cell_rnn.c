@@ -36,7 +36,7 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
         if (u1 > u0) {
 #ifndef RECUR_DOUBLE
             if (s->wpack)
-                gemm_f32_avx512_packed(B, u1 - u0, H, hprev, H, s->wpack + (size_t)u0 * H, 1, hcur + u0, H);
+                gemm_f32_avx512_packed(B, u1 - u0, H, hprev, H, s->wpack + (size_t)u0 * H, H, 1, hcur + u0, H);
             else
 #endif
                 recur_gemm_serial(0, 1, B, u1 - u0, H, 1, hprev, H, w_hh + (size_t)u0 * H, H, 1, hcur + u0, H);
@@ -99,7 +99,13 @@ static void rnn_backward_thread(void *ctx, int tid, int nt)
             }
         }
         par_barrier(); /* all of step t's pre-activation gradient */
-        if (u1 > u0)
+        if (u1 <= u0)
+            continue;
+#ifndef RECUR_DOUBLE
+        if (s->wpack)
+            gemm_f32_avx512_packed(B, u1 - u0, H, dg, H, s->wpack + (size_t)u0 * H, H, 1, dh + u0, H);
+        else
+#endif
             recur_gemm_serial(0, 0, B, u1 - u0, H, 1, dg, H, j->m->params + j->p->w_hh + u0, H, 1, dh + u0, H);
     }
 }
@@ -108,6 +114,10 @@ void rnn_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B
 {
     const int H = m->cfg.rnn.hidden_size;
     rnn_job j = {m, p, s, T, B, len};
+#ifndef RECUR_DOUBLE
+    if (s->wpack)
+        cell_pack_b(m->params + p->w_hh, H, H, s->wpack);
+#endif
     par_run(0, rnn_backward_thread, &j);
     int rows = T * B;
     cell_bias_backward(m->grads + p->b_hh, m->grads + p->b_ih, s->dgx, rows, H);

@@ -31,9 +31,13 @@ size_t gemm_packed_size(int N, int K);
 /* Packs B (N x K, row stride ldb) for products with B^T: panels of 32 of
  * its rows, each K x 32, the last zero-padded. */
 void gemm_pack_bt(const float *B, int ldb, int N, int K, float *out);
-/* C (M x N) = A (M x K) B^T (+ C), B packed by gemm_pack_bt; Bp may point at
- * the panel holding B's row j0 (j0 a multiple of GEMM_PANEL): Bp + j0 * K. */
-void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int accumulate, float *C,
-                            int ldc);
+/* The same panels from B (K x N, row stride ldb), for products with B. */
+void gemm_pack_b(const float *B, int ldb, int K, int N, float *out);
+/* C (M x N) = A (M x K) op(B) (+ C), op(B) packed by gemm_pack_bt or
+ * gemm_pack_b with kpanel rows (kpanel >= K).  Bp may point into the packing:
+ * at column j0 (a multiple of GEMM_PANEL) and row k0 of op(B) it is
+ * Bp + j0 * kpanel + k0 * GEMM_PANEL. */
+void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int kpanel, int accumulate,
+                            float *C, int ldc);
 
 #endif

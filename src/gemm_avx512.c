@@ -4,9 +4,9 @@
  *
  *   for each KC-deep slice of K:
  *     for each NC-wide block of N: pack op(B)'s block into NR-wide panels
- *                                   (or read it in place when op(B) = B)
- *       for each MC-high block of M: pack op(A)'s block into MR-high panels
- *         for each NR panel, for each MR panel: the 12 x 32 kernel
+ *       for each MR-high panel of op(A): read in place (op(A) = A), or
+ *                                         packed (A^T, and edge panels)
+ *         for each NR-wide panel: the 12 x 32 kernel
  *
  * The kernel keeps a 12 x 32 tile of C in 24 zmm registers; each k step
  * loads two vectors of B and broadcasts 12 values of A.  Edges: A panels are
@@ -26,14 +26,24 @@
 #define MR 12
 #define NR 32
 #define KC 320
-#define MC 96
 #define NC 1024
 
 #define AVX512 __attribute__((target("avx512f")))
 
-/* The 12 x 32 tile: c[i] += sum_k a[k*12 + i] * b[k*bs + 0..31], with the
- * B loads masked to nr columns when nr < 32. */
-#define KERNEL_BODY(LOAD0, LOAD1)                                                                      \
+/* The 12 x 32 tile: c[i][0..31] (+)= sum_k A(i, k) * b[k*bs + 0..31].  A
+ * comes in one of two layouts:
+ *   strided: A(i, k) = a[k*as + i]   (a packed panel, as = 12, or op(A) =
+ *            A^T read in place, as = lda)
+ *   rows:    A(i, k) = a[i*as + k]   (op(A) = A read in place, as = lda)
+ * B loads are masked to nr columns when nr < 32, so B is never read past
+ * its last column. */
+#define ROW(i, ca, cb)                                                                                 \
+    do {                                                                                               \
+        __m512 ai = _mm512_set1_ps(AELEM(i));                                                          \
+        ca = _mm512_fmadd_ps(ai, b0, ca);                                                              \
+        cb = _mm512_fmadd_ps(ai, b1, cb);                                                              \
+    } while (0)
+#define KERNEL_BODY(LOAD0, LOAD1, ADVANCE)                                                             \
     __m512 c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps(), c1a = _mm512_setzero_ps();           \
     __m512 c1b = _mm512_setzero_ps(), c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps();           \
     __m512 c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps(), c4a = _mm512_setzero_ps();           \
@@ -47,40 +57,16 @@
         ROW(0, c0a, c0b); ROW(1, c1a, c1b); ROW(2, c2a, c2b); ROW(3, c3a, c3b);                        \
         ROW(4, c4a, c4b); ROW(5, c5a, c5b); ROW(6, c6a, c6b); ROW(7, c7a, c7b);                        \
         ROW(8, c8a, c8b); ROW(9, c9a, c9b); ROW(10, cAa, cAb); ROW(11, cBa, cBb);                      \
-        a += MR;                                                                                       \
+        ADVANCE;                                                                                       \
         b += bs;                                                                                       \
     }                                                                                                  \
     __m512 acc[MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
                          {c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {cAa, cAb}, {cBa, cBb}};
-#define ROW(i, ca, cb)                                                                                 \
-    do {                                                                                               \
-        __m512 ai = _mm512_set1_ps(a[i]);                                                              \
-        ca = _mm512_fmadd_ps(ai, b0, ca);                                                              \
-        cb = _mm512_fmadd_ps(ai, b1, cb);                                                              \
-    } while (0)
 
-AVX512 static void kernel_full(int kc, const float *a, const float *b, ptrdiff_t bs, float *c, ptrdiff_t ldc,
-                               int mr, int accumulate)
+AVX512 static inline __attribute__((always_inline)) void store_tile(__m512 acc[MR][2], float *c, ptrdiff_t ldc,
+                                                                    int mr, __mmask16 m0, __mmask16 m1,
+                                                                    int accumulate)
 {
-    KERNEL_BODY(_mm512_loadu_ps(b), _mm512_loadu_ps(b + 16))
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + (ptrdiff_t)i * ldc;
-        __m512 va = acc[i][0], vb = acc[i][1];
-        if (accumulate) {
-            va = _mm512_add_ps(va, _mm512_loadu_ps(ci));
-            vb = _mm512_add_ps(vb, _mm512_loadu_ps(ci + 16));
-        }
-        _mm512_storeu_ps(ci, va);
-        _mm512_storeu_ps(ci + 16, vb);
-    }
-}
-
-AVX512 static void kernel_edge(int kc, const float *a, const float *b, ptrdiff_t bs, float *c, ptrdiff_t ldc,
-                               int mr, int nr, int accumulate)
-{
-    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-    KERNEL_BODY(_mm512_maskz_loadu_ps(m0, b), _mm512_maskz_loadu_ps(m1, b + 16))
     for (int i = 0; i < mr; i++) {
         float *ci = c + (ptrdiff_t)i * ldc;
         __m512 va = acc[i][0], vb = acc[i][1];
@@ -92,17 +78,79 @@ AVX512 static void kernel_edge(int kc, const float *a, const float *b, ptrdiff_t
         _mm512_mask_storeu_ps(ci + 16, m1, vb);
     }
 }
+
+#define FULL_LOADS _mm512_loadu_ps(b), _mm512_loadu_ps(b + 16)
+#define MASK_LOADS _mm512_maskz_loadu_ps(m0, b), _mm512_maskz_loadu_ps(m1, b + 16)
+#define KERNEL(LOADS, ADVANCE) KERNEL_BODY2(LOADS, ADVANCE)
+#define KERNEL_BODY2(L0, L1, ADVANCE) KERNEL_BODY(L0, L1, ADVANCE)
+#define MASKS(nr)                                                                                      \
+    const __mmask16 m0 = (nr) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr)) - 1);               \
+    const __mmask16 m1 = (nr) >= 32 ? (__mmask16)0xFFFF : (nr) > 16 ? (__mmask16)((1u << ((nr) - 16)) - 1) : 0;
+
+#define AELEM(i) a[i]
+AVX512 static void kernel_strided(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
+                                  ptrdiff_t ldc, int mr, int nr, int accumulate)
+{
+    MASKS(nr)
+    if (nr == NR) {
+        KERNEL(FULL_LOADS, a += as)
+        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
+    } else {
+        KERNEL(MASK_LOADS, a += as)
+        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
+    }
+}
+#undef AELEM
+
+/* rows i = 3g + r at q[g][r*as]: four row pointers and one index register */
+#define AELEM(i) q##i
+#define q0 qa[0]
+#define q1 qa[as]
+#define q2 qa[2 * as]
+#define q3 qb[0]
+#define q4 qb[as]
+#define q5 qb[2 * as]
+#define q6 qc[0]
+#define q7 qc[as]
+#define q8 qc[2 * as]
+#define q9 qd[0]
+#define q10 qd[as]
+#define q11 qd[2 * as]
+#define ADV_ROWS (qa++, qb++, qc++, qd++)
+AVX512 static void kernel_rows(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
+                               ptrdiff_t ldc, int nr, int accumulate)
+{
+    MASKS(nr)
+    const float *qa = a, *qb = a + 3 * as, *qc = a + 6 * as, *qd = a + 9 * as;
+    if (nr == NR) {
+        KERNEL(FULL_LOADS, ADV_ROWS)
+        store_tile(acc, c, ldc, MR, m0, m1, accumulate);
+    } else {
+        KERNEL(MASK_LOADS, ADV_ROWS)
+        store_tile(acc, c, ldc, MR, m0, m1, accumulate);
+    }
+}
+#undef AELEM
+#undef q0
+#undef q1
+#undef q2
+#undef q3
+#undef q4
+#undef q5
+#undef q6
+#undef q7
+#undef q8
+#undef q9
+#undef q10
+#undef q11
+#undef ADV_ROWS
 #undef ROW
 #undef KERNEL_BODY
-
-static inline void kernel_12x32(int kc, const float *a, const float *b, ptrdiff_t bs, float *c, ptrdiff_t ldc,
-                                int mr, int nr, int accumulate)
-{
-    if (nr == NR)
-        kernel_full(kc, a, b, bs, c, ldc, mr, accumulate);
-    else
-        kernel_edge(kc, a, b, bs, c, ldc, mr, nr, accumulate);
-}
+#undef KERNEL_BODY2
+#undef KERNEL
+#undef FULL_LOADS
+#undef MASK_LOADS
+#undef MASKS
 
 /* op(A)[i0.., p0..] (mc x kc) into MR-row panels [panel][k][MR], zero-padded. */
 static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc, int kc, float *out)
@@ -151,8 +199,26 @@ static void pack_bt(const float *B, int ldb, int p0, int j0, int kc, int nc, flo
     }
 }
 
+/* op(B) = B (B is K x N): block [p0.., j0..] (kc x nc) into NR-wide panels
+ * [panel][k][NR], zero-padded.  (Read in place, rows ldb apart, a panel's
+ * rows would fall into a few cache sets whenever ldb is a power of two.) */
+static void pack_b(const float *B, int ldb, int p0, int j0, int kc, int nc, float *out)
+{
+    for (int jp = 0; jp < nc; jp += NR) {
+        int cols = nc - jp < NR ? nc - jp : NR;
+        float *o = out + (size_t)jp * kc;
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (size_t)(p0 + k) * ldb + j0 + jp;
+            float *ok = o + (size_t)k * NR;
+            memcpy(ok, src, (size_t)cols * sizeof *ok);
+            for (int j = cols; j < NR; j++)
+                ok[j] = 0;
+        }
+    }
+}
+
 /* Per-thread packing buffers, 64-byte aligned, sized for the largest blocks. */
-static _Thread_local float abuf[MC * KC] __attribute__((aligned(64)));
+static _Thread_local float abuf[MR * KC] __attribute__((aligned(64)));
 static _Thread_local float bbuf[NC * KC] __attribute__((aligned(64)));
 
 /* The K-deep slices: at most KC, and no thin last slice. */
@@ -169,16 +235,29 @@ static inline int slice(int K, int p0)
 static void macro(int trans_a, int M, int nc, int kc, const float *A, int lda, int p0, const float *bp, ptrdiff_t bs,
                   ptrdiff_t bpanel, int acc, float *C, int ldc)
 {
-    for (int i0 = 0; i0 < M; i0 += MC) {
-        int mc = M - i0 < MC ? M - i0 : MC;
-        pack_a(trans_a, A, lda, i0, p0, mc, kc, abuf);
-        for (int ip = 0; ip < mc; ip += MR) {
-            int mr = mc - ip < MR ? mc - ip : MR;
-            for (int jp = 0; jp < nc; jp += NR) {
-                int nr = nc - jp < NR ? nc - jp : NR;
-                kernel_12x32(kc, abuf + (size_t)ip * kc, bp + (jp / NR) * bpanel, bs,
-                             C + (size_t)(i0 + ip) * ldc + jp, ldc, mr, nr, acc);
-            }
+    for (int ip = 0; ip < M; ip += MR) {
+        int mr = M - ip < MR ? M - ip : MR;
+        /* full panels of A read in place; A^T and edge panels are packed
+         * (zero-padded) */
+        const float *a;
+        ptrdiff_t as;
+        int rows = 0;
+        if (mr < MR || trans_a) {
+            pack_a(trans_a, A, lda, ip, p0, mr, kc, abuf);
+            a = abuf;
+            as = MR;
+        } else {
+            a = A + (size_t)ip * lda + p0;
+            as = lda;
+            rows = 1;
+        }
+        for (int jp = 0; jp < nc; jp += NR) {
+            int nr = nc - jp < NR ? nc - jp : NR;
+            float *c = C + (size_t)ip * ldc + jp;
+            if (rows)
+                kernel_rows(kc, a, as, bp + (jp / NR) * bpanel, bs, c, ldc, nr, acc);
+            else
+                kernel_strided(kc, a, as, bp + (jp / NR) * bpanel, bs, c, ldc, mr, nr, acc);
         }
     }
 }
@@ -204,12 +283,11 @@ void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float 
         int acc = accumulate || p0 > 0;
         for (int j0 = 0; j0 < N; j0 += NC) {
             int nc = N - j0 < NC ? N - j0 : NC;
-            if (trans_b) {
+            if (trans_b)
                 pack_bt(B, ldb, p0, j0, kc, nc, bbuf);
-                macro(trans_a, M, nc, kc, A, lda, p0, bbuf, NR, (ptrdiff_t)NR * kc, acc, C + j0, ldc);
-            } else {
-                macro(trans_a, M, nc, kc, A, lda, p0, B + (size_t)p0 * ldb + j0, ldb, NR, acc, C + j0, ldc);
-            }
+            else
+                pack_b(B, ldb, p0, j0, kc, nc, bbuf);
+            macro(trans_a, M, nc, kc, A, lda, p0, bbuf, NR, (ptrdiff_t)NR * kc, acc, C + j0, ldc);
         }
     }
 }
@@ -232,8 +310,22 @@ void gemm_pack_bt(const float *B, int ldb, int N, int K, float *out)
     }
 }
 
-void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int accumulate, float *C,
-                            int ldc)
+void gemm_pack_b(const float *B, int ldb, int K, int N, float *out)
+{
+    for (int jp = 0; jp < N; jp += NR) {
+        int cols = N - jp < NR ? N - jp : NR;
+        float *o = out + (size_t)jp * K;
+        for (int k = 0; k < K; k++) {
+            float *ok = o + (size_t)k * NR;
+            memcpy(ok, B + (size_t)k * ldb + jp, (size_t)cols * sizeof *ok);
+            for (int j = cols; j < NR; j++)
+                ok[j] = 0;
+        }
+    }
+}
+
+void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int kpanel, int accumulate,
+                            float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -244,6 +336,6 @@ void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const 
     }
     for (int p0 = 0, kc; p0 < K; p0 += kc) {
         kc = slice(K, p0);
-        macro(0, M, N, kc, A, lda, p0, Bp + (size_t)p0 * NR, NR, (ptrdiff_t)NR * K, accumulate || p0 > 0, C, ldc);
+        macro(0, M, N, kc, A, lda, p0, Bp + (size_t)p0 * NR, NR, (ptrdiff_t)NR * kpanel, accumulate || p0 > 0, C, ldc);
     }
 }

@@ -122,7 +122,9 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
         ALLOC(r->d_inputs, TB * in0);
 #ifndef RECUR_DOUBLE
     if (recur_gemm_own_kernel() && ok) {
-        ALLOC(r->wpack, (size_t)m->gates * gemm_packed_size(H, R));
+        /* forward: each gate's rows of W_hh (H x R) for W_hh^T; backward: W_hh (G x R) itself */
+        size_t fwd = (size_t)m->gates * gemm_packed_size(H, R), bwd = gemm_packed_size(R, G);
+        ALLOC(r->wpack, fwd > bwd ? fwd : bwd);
         for (int l = 0; l < L; l++)
             for (int d = 0; d < D; d++)
                 r->dirs[l][d].wpack = r->wpack;
