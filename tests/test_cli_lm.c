@@ -476,6 +476,33 @@ static void test_sigint(void **state)
                          "none", NULL), 0);
 }
 
+/* The demo on a made-up fortunes folder: .dat and .u8 files ignored, %
+ * separators stripped, samples printed. */
+static void test_demo(void **state)
+{
+    (void)state;
+    const char *dir = path_in("fortunes");
+    assert_int_equal(mkdir(dir, 0777), 0);
+    char *buf = malloc(1 << 16);
+    size_t n = 0;
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)sprintf(buf + n, "A fortune numbered %d says hello.\n\t-- Someone\n%%\n", i);
+    write_file("fortunes/sayings", buf, n);
+    write_file("fortunes/sayings.dat", "\0\0\x02\xff", 4);
+    write_file("fortunes/sayings.u8", "\xff\xfe", 2);
+    free(buf);
+    int rc = run("lm", "demo", "--fortunes", dir, "--time", "1", "--hidden", "16", "--length",
+                 "40", "--out", path_in("demo"), "--progress", "none", "--threads", "1", NULL);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", g_err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(g_err, "1 files, 1000 fortunes"));
+    assert_non_null(strstr(g_out, "--- temperature 0.5"));
+    assert_non_null(strstr(g_out, "--- temperature 1.0"));
+    assert_null(strstr(g_out, "%\n"));
+    expect_err(run("lm", "demo", "--fortunes", path_in("nowhere"), NULL), 1, "fortunes");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -500,7 +527,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_word_end_to_end),
         cmocka_unit_test(test_char_end_to_end), cmocka_unit_test(test_foreign_files),
         cmocka_unit_test(test_resume_exact),   cmocka_unit_test(test_nonfinite),
-        cmocka_unit_test(test_sigint),
+        cmocka_unit_test(test_sigint),         cmocka_unit_test(test_demo),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
