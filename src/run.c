@@ -12,6 +12,8 @@
 
 #include "cell.h"
 #include "gemm.h"
+#include "simd.h"
+#include "threads.h"
 
 struct recur_run {
     recur_model *m;
@@ -28,6 +30,7 @@ struct recur_run {
     recur_real *dec_in, *dec_mask;            /* (T, B, D*R) */
     recur_real *logits, *dlogits;             /* (T, B, O) */
     double *lse;                              /* (T, B) log-sum-exp per row */
+    recur_real *rowmax;                       /* (T, B) largest logit per row */
     recur_real *dout, *dout_prev, *din;       /* gradient buffers */
     recur_real *hn, *cn, *dh0, *dc0;          /* (L*D, B, R or H) */
     recur_real *d_inputs;                     /* (T, B, in_0) */
@@ -108,6 +111,7 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
         ALLOC(r->logits, TB * c->output_size);
         ALLOC(r->dlogits, TB * c->output_size);
         ALLOC(r->lse, TB);
+        ALLOC(r->rowmax, TB);
     }
     ALLOC(r->dout, TB * DR);
     ALLOC(r->dout_prev, TB * DR);
@@ -157,7 +161,7 @@ void recur_run_free(recur_run *r)
                 recur_free(bufs[i]);
         }
     }
-    void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse,
+    void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse, r->rowmax,
                     r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         recur_free(rest[i]);
@@ -257,34 +261,73 @@ static void cell_backward(recur_model *m, const cell_params *p, dir_buf *s, int 
     }
 }
 
-/* Softmax cross-entropy over the decoder's logits; fills lse and the loss. */
+typedef struct rows_job {
+    recur_run *r;
+    int rows, O;
+    double scale;
+} rows_job;
+
+/* logits = bias, then the product adds dec_in W_dec^T */
+static void bias_rows(void *ctx, int tid, int nt)
+{
+    const rows_job *j = ctx;
+    const recur_real *bias = j->r->m->params + j->r->m->dec_b;
+    int lo, hi;
+    par_split(j->rows, tid, nt, 1, &lo, &hi);
+    for (int i = lo; i < hi; i++)
+        memcpy(j->r->logits + (size_t)i * j->O, bias, (size_t)j->O * sizeof(recur_real));
+}
+
+/* lse[i] = log-sum-exp of row i */
+static void lse_rows(void *ctx, int tid, int nt)
+{
+    const rows_job *j = ctx;
+    int lo, hi;
+    par_split(j->rows, tid, nt, 1, &lo, &hi);
+    for (int i = lo; i < hi; i++)
+        j->r->lse[i] = k_row_lse(j->r->logits + (size_t)i * j->O, j->O, &j->r->rowmax[i]);
+}
+
+/* Softmax cross-entropy over the decoder's logits; fills lse and the loss
+ * (summed in row order, so the result does not depend on the threads). */
 static void decoder_forward(recur_run *r, int T, int B)
 {
     recur_model *m = r->m;
     const int O = m->cfg.output_size, DR = m->out_width;
     const size_t rows = (size_t)T * B;
-    const recur_real *bias = m->params + m->dec_b;
-    for (size_t i = 0; i < rows; i++)
-        memcpy(r->logits + i * O, bias, O * sizeof(recur_real));
+    rows_job j = {r, (int)rows, O, 0};
+    par_run(0, bias_rows, &j);
     recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_in, DR, m->params + m->dec_w, DR, 1, r->logits, O);
+    par_run(0, lse_rows, &j);
     double total = 0;
     int64_t count = 0;
-    for (size_t i = 0; i < rows; i++) {
-        const recur_real *z = r->logits + i * O;
-        recur_real mx = z[0];
-        for (int k = 1; k < O; k++)
-            mx = z[k] > mx ? z[k] : mx;
-        double sum = 0;
-        for (int k = 0; k < O; k++)
-            sum += exp((double)(z[k] - mx));
-        r->lse[i] = (double)mx + log(sum);
+    for (size_t i = 0; i < rows; i++)
         if (r->targets[i] >= 0) {
-            total += r->lse[i] - (double)z[r->targets[i]];
+            total += r->lse[i] - (double)r->logits[i * O + r->targets[i]];
             count++;
         }
-    }
     r->count = count;
     r->loss = count ? total / (double)count : 0;
+}
+
+/* dlogits = (softmax - onehot(target)) * scale on rows with a target, 0 elsewhere */
+static void dlogit_rows(void *ctx, int tid, int nt)
+{
+    const rows_job *j = ctx;
+    recur_run *r = j->r;
+    const int O = j->O;
+    int lo, hi;
+    par_split(j->rows, tid, nt, 1, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        recur_real *g = r->dlogits + (size_t)i * O;
+        const recur_real *z = r->logits + (size_t)i * O;
+        if (r->targets[i] < 0) {
+            memset(g, 0, O * sizeof(recur_real));
+            continue;
+        }
+        k_row_softmax_scale(z, O, r->rowmax[i], r->lse[i] - (double)r->rowmax[i], j->scale, g);
+        g[r->targets[i]] -= (recur_real)j->scale;
+    }
 }
 
 recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
@@ -401,22 +444,9 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
     memset(dout, 0, TB * DR * sizeof(recur_real));
     if (r->has_targets && r->count > 0 && loss_scale != 0) {
         const int O = c->output_size;
-        const double scale = loss_scale / (double)r->count;
-        for (size_t i = 0; i < TB; i++) {
-            recur_real *g = r->dlogits + i * O;
-            const recur_real *z = r->logits + i * O;
-            if (r->targets[i] < 0) {
-                memset(g, 0, O * sizeof(recur_real));
-                continue;
-            }
-            for (int k = 0; k < O; k++)
-                g[k] = (recur_real)(exp((double)z[k] - r->lse[i]) * scale);
-            g[r->targets[i]] -= (recur_real)scale;
-        }
-        recur_real *db = m->grads + m->dec_b;
-        for (size_t i = 0; i < TB; i++)
-            for (int k = 0; k < O; k++)
-                db[k] += r->dlogits[i * O + k];
+        rows_job j = {r, (int)TB, O, loss_scale / (double)r->count};
+        par_run(0, dlogit_rows, &j);
+        cell_bias_backward(m->grads + m->dec_b, NULL, r->dlogits, (int)TB, O);
         recur_gemm(1, 0, O, DR, (int)TB, 1, r->dlogits, O, r->dec_in, DR, 1, m->grads + m->dec_w, DR);
         recur_gemm(0, 0, (int)TB, DR, O, 1, r->dlogits, O, m->params + m->dec_w, DR, 0, dout, DR);
         if (r->dec_mask && r->training)
