@@ -11,20 +11,77 @@
 #include <string.h>
 
 #include "internal.h"
+#include "simd.h"
+#include "threads.h"
 
-/* Sum of squares in double, in blocks, so the norm of millions of floats
- * does not lose the small ones. */
+/* Sum of squares in double, in blocks of 4096, so the norm of millions of
+ * floats does not lose the small ones.  The blocks are grouped into at most
+ * NORM_GROUPS groups of equal size, summed on recur's threads; the groups'
+ * sums are added in order, so the norm does not depend on the threads. */
+#define NORM_BLOCK 4096
+#define NORM_GROUPS 1024
+
+typedef struct norm_job {
+    const recur_real *g;
+    size_t n, group; /* elements per group, a multiple of NORM_BLOCK */
+    int groups;
+    double *sums;
+} norm_job;
+
+static void norm_part(void *ctx, int tid, int nt)
+{
+    const norm_job *j = ctx;
+    int lo, hi;
+    par_split(j->groups, tid, nt, 1, &lo, &hi);
+    for (int k = lo; k < hi; k++) {
+        size_t a = (size_t)k * j->group, b = a + j->group < j->n ? a + j->group : j->n;
+        double part = 0;
+        for (size_t i = a; i < b; i += NORM_BLOCK)
+            part += vec_sumsq(j->g + i, b - i < NORM_BLOCK ? b - i : NORM_BLOCK);
+        j->sums[k] = part;
+    }
+}
+
 static double grad_sq_norm(const recur_real *g, size_t n)
 {
+    double sums[NORM_GROUPS];
+    size_t blocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    size_t per = (blocks + NORM_GROUPS - 1) / NORM_GROUPS;
+    if (per == 0)
+        return 0;
+    norm_job j = {g, n, per * NORM_BLOCK, (int)((blocks + per - 1) / per), sums};
+    par_run(0, norm_part, &j);
     double total = 0;
-    for (size_t i = 0; i < n;) {
-        double part = 0;
-        size_t end = i + 4096 < n ? i + 4096 : n;
-        for (; i < end; i++)
-            part += (double)g[i] * (double)g[i];
-        total += part;
-    }
+    for (int k = 0; k < j.groups; k++)
+        total += sums[k];
     return total;
+}
+
+/* The optimiser's element-wise updates on recur's threads, in ranges of
+ * whole cache lines. */
+typedef struct update_job {
+    recur_optim *o;
+    recur_real *p, *g;
+    size_t n;
+    int kind, first;
+    recur_real a[9];
+} update_job;
+
+static void update_part(void *ctx, int tid, int nt)
+{
+    const update_job *j = ctx;
+    int units = (int)((j->n + 4095) / 4096), lo, hi;
+    par_split(units, tid, nt, 1, &lo, &hi);
+    size_t a = (size_t)lo * 4096, b = (size_t)hi * 4096 < j->n ? (size_t)hi * 4096 : j->n;
+    if (b <= a)
+        return;
+    if (j->kind == 0)
+        vec_scale(j->g + a, j->a[0], b - a);
+    else if (j->kind == 1)
+        k_sgd(j->p + a, j->g + a, j->o->m ? j->o->m + a : NULL, b - a, j->a[0], j->a[1], j->a[2], j->first);
+    else
+        k_adam(j->p + a, j->g + a, j->o->m + a, j->o->v + a, b - a, j->a[0], j->a[1], j->a[2], j->a[3], j->a[4],
+               j->a[5], j->a[6]);
 }
 
 recur_status recur_clip_grad_norm(recur_model *m, double max_norm, double *norm, int *clipped)
@@ -37,9 +94,8 @@ recur_status recur_clip_grad_norm(recur_model *m, double max_norm, double *norm,
     if (!isfinite(nrm))
         return recur_seterr(m->errmsg, RECUR_ERR_NONFINITE, "gradient norm is not finite (%g): step refused", nrm);
     if (max_norm > 0 && nrm >= max_norm) {
-        recur_real s = (recur_real)(max_norm / nrm);
-        for (size_t i = 0; i < m->n_params; i++)
-            m->grads[i] *= s;
+        update_job j = {NULL, m->params, m->grads, m->n_params, 0, 0, {(recur_real)(max_norm / nrm)}};
+        par_run(0, update_part, &j);
         if (clipped)
             *clipped = 1;
     }
@@ -111,15 +167,8 @@ recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int 
     const double wd = o->cfg.weight_decay;
     o->steps++;
     if (o->cfg.kind == RECUR_OPTIM_SGD) {
-        const recur_real mom = (recur_real)o->cfg.momentum, rate = (recur_real)lr, dec = (recur_real)wd;
-        for (size_t i = 0; i < n; i++) {
-            recur_real d = g[i] + dec * p[i];
-            if (o->m) {
-                o->m[i] = o->steps == 1 ? d : mom * o->m[i] + d;
-                d = o->m[i];
-            }
-            p[i] -= rate * d;
-        }
+        update_job j = {o, p, g, n, 1, o->steps == 1, {(recur_real)lr, (recur_real)o->cfg.momentum, (recur_real)wd}};
+        par_run(0, update_part, &j);
         return RECUR_OK;
     }
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
@@ -127,14 +176,8 @@ recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int 
     const recur_real step_size = (recur_real)(lr / bc1), sbc2 = (recur_real)sqrt(bc2);
     const recur_real eps = (recur_real)o->cfg.eps, rb1 = (recur_real)b1, rb2 = (recur_real)b2;
     const int adamw = o->cfg.kind == RECUR_OPTIM_ADAMW;
-    const recur_real shrink = (recur_real)(1 - lr * wd), l2 = (recur_real)(adamw ? 0 : wd);
-    for (size_t i = 0; i < n; i++) {
-        if (adamw)
-            p[i] *= shrink;
-        recur_real d = g[i] + l2 * p[i];
-        o->m[i] = rb1 * o->m[i] + (1 - rb1) * d;
-        o->v[i] = rb2 * o->v[i] + (1 - rb2) * d * d;
-        p[i] -= step_size * o->m[i] / (R_SQRT(o->v[i]) / sbc2 + eps);
-    }
+    const recur_real shrink = adamw ? (recur_real)(1 - lr * wd) : 1, l2 = (recur_real)(adamw ? 0 : wd);
+    update_job j = {o, p, g, n, 2, 0, {shrink, l2, rb1, rb2, step_size, sbc2, eps}};
+    par_run(0, update_part, &j);
     return RECUR_OK;
 }

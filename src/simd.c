@@ -230,3 +230,56 @@ void k_row_softmax_scale(const recur_real *z, int n, recur_real max, double l, d
              row_softmax_scale_f32_avx2(z, n, max, (float)l, (float)scale, g),
              p_row_softmax_scale(z, n, max, l, scale, g));
 }
+
+double vec_sumsq(const recur_real *x, size_t n)
+{
+    double r = 0;
+    DISPATCH(r = sumsq_f32_avx512(x, n), r = sumsq_f32_avx2(x, n),
+             for (size_t i = 0; i < n; i++) r += (double)x[i] * (double)x[i]);
+    return r;
+}
+
+void vec_scale(recur_real *y, recur_real a, size_t n)
+{
+    DISPATCH(vec_scale_f32_avx512(y, a, n), vec_scale_f32_avx2(y, a, n), for (size_t i = 0; i < n; i++) y[i] *= a);
+}
+
+static void p_sgd(recur_real *p, const recur_real *g, recur_real *buf, size_t n, recur_real rate, recur_real mom,
+                  recur_real dec, int first)
+{
+    for (size_t i = 0; i < n; i++) {
+        recur_real d = g[i] + dec * p[i];
+        if (buf) {
+            buf[i] = first ? d : mom * buf[i] + d;
+            d = buf[i];
+        }
+        p[i] -= rate * d;
+    }
+}
+
+void k_sgd(recur_real *p, const recur_real *g, recur_real *buf, size_t n, recur_real rate, recur_real mom,
+           recur_real dec, int first)
+{
+    DISPATCH(sgd_f32_avx512(p, g, buf, n, rate, mom, dec, first), sgd_f32_avx2(p, g, buf, n, rate, mom, dec, first),
+             p_sgd(p, g, buf, n, rate, mom, dec, first));
+}
+
+static void p_adam(recur_real *p, const recur_real *g, recur_real *m, recur_real *v, size_t n, recur_real shrink,
+                   recur_real l2, recur_real b1, recur_real b2, recur_real step, recur_real sbc2, recur_real eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= shrink;
+        recur_real d = g[i] + l2 * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * d;
+        v[i] = b2 * v[i] + (1 - b2) * d * d;
+        p[i] -= step * m[i] / (R_SQRT(v[i]) / sbc2 + eps);
+    }
+}
+
+void k_adam(recur_real *p, const recur_real *g, recur_real *m, recur_real *v, size_t n, recur_real shrink,
+            recur_real l2, recur_real b1, recur_real b2, recur_real step, recur_real sbc2, recur_real eps)
+{
+    DISPATCH(adam_f32_avx512(p, g, m, v, n, shrink, l2, b1, b2, step, sbc2, eps),
+             adam_f32_avx2(p, g, m, v, n, shrink, l2, b1, b2, step, sbc2, eps),
+             p_adam(p, g, m, v, n, shrink, l2, b1, b2, step, sbc2, eps));
+}

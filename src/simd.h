@@ -58,6 +58,14 @@ double k_row_lse(const recur_real *z, int n, recur_real *max);
 /* g = exp(z - lse) * scale, with lse given as max + l. */
 void k_row_softmax_scale(const recur_real *z, int n, recur_real max, double l, double scale, recur_real *g);
 
+/* ---- optimiser loops (see optim.c for the rules) ---- */
+double vec_sumsq(const recur_real *x, size_t n); /* in double */
+void vec_scale(recur_real *y, recur_real a, size_t n);
+void k_sgd(recur_real *p, const recur_real *g, recur_real *buf, size_t n, recur_real rate, recur_real mom,
+           recur_real dec, int first);
+void k_adam(recur_real *p, const recur_real *g, recur_real *m, recur_real *v, size_t n, recur_real shrink,
+            recur_real l2, recur_real b1, recur_real b2, recur_real step, recur_real sbc2, recur_real eps);
+
 /* Per-level implementations, exposed for the tests. */
 #define SIMD_DECLARE(sfx)                                                                              \
     void vec_exp_f32_##sfx(float *y, const float *x, size_t n);                                         \
@@ -73,7 +81,12 @@ void k_row_softmax_scale(const recur_real *z, int n, recur_real max, double l, d
                            int j1, float *dh, float *dgx, float *dgh);                                  \
     void rnn_tanh_bwd_f32_##sfx(const float *h, const float *dy, int j0, int j1, float *dh, float *g);   \
     double row_lse_f32_##sfx(const float *z, int n, float *max);                                        \
-    void row_softmax_scale_f32_##sfx(const float *z, int n, float max, float l, float scale, float *g);
+    void row_softmax_scale_f32_##sfx(const float *z, int n, float max, float l, float scale, float *g); \
+    double sumsq_f32_##sfx(const float *x, size_t n);                                                   \
+    void vec_scale_f32_##sfx(float *y, float a, size_t n);                                              \
+    void sgd_f32_##sfx(float *p, const float *g, float *buf, size_t n, float rate, float mom, float dec, int first); \
+    void adam_f32_##sfx(float *p, const float *g, float *m, float *v, size_t n, float shrink, float l2, float b1, \
+                        float b2, float step, float sbc2, float eps);
 SIMD_DECLARE(avx512)
 SIMD_DECLARE(avx2)
 #undef SIMD_DECLARE

@@ -21,6 +21,7 @@ typedef __m256 V;
 #define FMA _mm256_fmadd_ps   /* a*b + c */
 #define FNMA _mm256_fnmadd_ps /* c - a*b */
 #define MAX _mm256_max_ps
+#define SQRT _mm256_sqrt_ps
 #define MIN _mm256_min_ps
 #define ABS(x) _mm256_and_ps((x), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
 #define COPYSIGN(mag, sgn)                                                                             \
@@ -66,3 +67,21 @@ TARGET static inline V v_exp(V x)
 }
 
 #include "simd_kernels.inc"
+
+/* sum of squares in double lanes */
+TARGET double sumsq_f32_avx2(const float *x, size_t n)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + j)), hi = _mm256_cvtps_pd(_mm_loadu_ps(x + j + 4));
+        a0 = _mm256_fmadd_pd(lo, lo, a0);
+        a1 = _mm256_fmadd_pd(hi, hi, a1);
+    }
+    __m256d a = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    double s = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; j < n; j++)
+        s += (double)x[j] * (double)x[j];
+    return s;
+}

@@ -21,6 +21,7 @@ typedef __m512 V;
 #define FMA _mm512_fmadd_ps   /* a*b + c */
 #define FNMA _mm512_fnmadd_ps /* c - a*b */
 #define MAX _mm512_max_ps
+#define SQRT _mm512_sqrt_ps
 #define MIN _mm512_min_ps
 #define ABS _mm512_abs_ps
 #define HSUM(v) ((double)_mm512_reduce_add_ps(v))
@@ -51,3 +52,19 @@ TARGET static inline V v_exp(V x)
 }
 
 #include "simd_kernels.inc"
+
+/* sum of squares in double lanes */
+TARGET double sumsq_f32_avx512(const float *x, size_t n)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(x + j)), hi = _mm512_cvtps_pd(_mm256_loadu_ps(x + j + 8));
+        a0 = _mm512_fmadd_pd(lo, lo, a0);
+        a1 = _mm512_fmadd_pd(hi, hi, a1);
+    }
+    double s = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    for (; j < n; j++)
+        s += (double)x[j] * (double)x[j];
+    return s;
+}
