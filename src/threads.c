@@ -1,17 +1,20 @@
 /* threads.c - the worker pool of threads.h: persistent threads woken by a
- * generation counter, spinning for a while before they sleep on a condition
- * variable, and a sense-reversing barrier. */
+ * generation counter and a sense-reversing barrier.  Every wait spins
+ * briefly, then sleeps on a futex: on a machine shared with other work a
+ * thread that keeps spinning steals the core its partner needs. */
+#define _GNU_SOURCE
 #include <cblas.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
-#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "threads.h"
 
 #define MAX_THREADS 64
-#define SPIN_WAKE 200000 /* pause loops before a worker sleeps (~0.1-1 ms) */
-#define SPIN_YIELD 4000  /* pause loops in a barrier before yielding the core */
+#define SPIN 2000 /* pause loops before a wait sleeps (tens of microseconds) */
 
 static inline void cpu_relax(void)
 {
@@ -20,62 +23,72 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static void futex_wait(atomic_int *addr, int val)
+{
+    syscall(SYS_futex, (int *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *addr) { syscall(SYS_futex, (int *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+
+/* Waits until *addr != val: spins, then sleeps, counted in *sleepers so the
+ * writer knows to wake it. */
+static void wait_change(atomic_int *addr, int val, atomic_int *sleepers)
+{
+    for (int i = 0; i < SPIN; i++) {
+        if (atomic_load_explicit(addr, memory_order_acquire) != val)
+            return;
+        cpu_relax();
+    }
+    atomic_fetch_add(sleepers, 1);
+    while (atomic_load(addr) == val)
+        futex_wait(addr, val);
+    atomic_fetch_sub(sleepers, 1);
+}
+
+/* Changes *addr to val and wakes its sleepers. */
+static void publish(atomic_int *addr, int val, atomic_int *sleepers)
+{
+    atomic_store(addr, val);
+    if (atomic_load(sleepers))
+        futex_wake(addr);
+}
+
 static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_mutex_t mu;         /* guards starting workers */
     int started;                /* workers running */
     int size;                   /* wanted threads, caller included */
-    atomic_uint gen;            /* bumped for every job */
-    atomic_int done;            /* workers finished with the current job */
-    int sleeping;               /* under mu */
+    atomic_int gen, gen_sleepers;   /* bumped for every job */
+    atomic_int done, done_sleepers; /* workers finished with the current job */
     atomic_flag busy;           /* a job is running */
     par_fn fn;
     void *ctx;
     int nt;
-    /* barrier */
-    atomic_int arrived;
-    atomic_int sense;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
+    int workers;                /* workers taking part in the current job's count */
+    atomic_int arrived, sense, sense_sleepers; /* barrier */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Thread_local int run_nt; /* threads of the run this thread is in, 0 outside */
 
-static void worker_run(int tid)
-{
-    if (tid < pool.nt) {
-        run_nt = pool.nt;
-        pool.fn(pool.ctx, tid, pool.nt);
-        run_nt = 0;
-    }
-    atomic_fetch_add_explicit(&pool.done, 1, memory_order_acq_rel);
-}
-
 /* generation at each worker's creation: it waits for the next one (reading
  * the counter in the new thread could miss a job posted meanwhile) */
-static unsigned start_gen[MAX_THREADS];
+static int start_gen[MAX_THREADS];
 
 static void *worker(void *arg)
 {
     int tid = (int)(long)arg;
-    unsigned seen = start_gen[tid];
+    int seen = start_gen[tid];
     for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&pool.gen, memory_order_acquire)) == seen) {
-            if (++spins < SPIN_WAKE) {
-                cpu_relax();
-                continue;
-            }
-            pthread_mutex_lock(&pool.mu);
-            pool.sleeping++;
-            while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
-                pthread_cond_wait(&pool.cv, &pool.mu);
-            pool.sleeping--;
-            pthread_mutex_unlock(&pool.mu);
-            spins = 0;
+        wait_change(&pool.gen, seen, &pool.gen_sleepers);
+        seen = atomic_load(&pool.gen);
+        if (tid < pool.nt) {
+            run_nt = pool.nt;
+            pool.fn(pool.ctx, tid, pool.nt);
+            run_nt = 0;
         }
-        seen = g;
-        worker_run(tid);
+        int d = atomic_fetch_add(&pool.done, 1) + 1;
+        if (d == pool.workers && atomic_load(&pool.done_sleepers))
+            futex_wake(&pool.done);
     }
     return NULL;
 }
@@ -109,19 +122,22 @@ int par_inside(void) { return run_nt > 0; }
 /* Starts workers up to size - 1; returns how many run. */
 static int ensure_workers(int size)
 {
+    pthread_mutex_lock(&pool.mu);
     while (pool.started < size - 1) {
         pthread_t t;
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        start_gen[pool.started + 1] = atomic_load_explicit(&pool.gen, memory_order_acquire);
+        start_gen[pool.started + 1] = atomic_load(&pool.gen);
         int ok = pthread_create(&t, &at, worker, (void *)(long)(pool.started + 1)) == 0;
         pthread_attr_destroy(&at);
         if (!ok)
             break;
         pool.started++;
     }
-    return pool.started;
+    int n = pool.started;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
 }
 
 static void run_alone(par_fn fn, void *ctx)
@@ -151,22 +167,15 @@ void par_run(int want, par_fn fn, void *ctx)
     pool.fn = fn;
     pool.ctx = ctx;
     pool.nt = nt;
-    atomic_store_explicit(&pool.arrived, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_acq_rel);
-    pthread_mutex_lock(&pool.mu);
-    if (pool.sleeping)
-        pthread_cond_broadcast(&pool.cv);
-    pthread_mutex_unlock(&pool.mu);
+    pool.workers = workers;
+    atomic_store(&pool.arrived, 0);
+    atomic_store(&pool.done, 0);
+    publish(&pool.gen, atomic_load(&pool.gen) + 1, &pool.gen_sleepers);
     run_nt = nt;
     fn(ctx, 0, nt);
     run_nt = 0;
-    int spins = 0;
-    while (atomic_load_explicit(&pool.done, memory_order_acquire) < workers)
-        if (++spins < SPIN_YIELD)
-            cpu_relax();
-        else
-            sched_yield();
+    for (int d; (d = atomic_load(&pool.done)) < workers;)
+        wait_change(&pool.done, d, &pool.done_sleepers);
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }
 
@@ -175,16 +184,11 @@ void par_barrier(void)
     int nt = run_nt;
     if (nt <= 1)
         return;
-    int s = atomic_load_explicit(&pool.sense, memory_order_relaxed);
-    if (atomic_fetch_add_explicit(&pool.arrived, 1, memory_order_acq_rel) == nt - 1) {
-        atomic_store_explicit(&pool.arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&pool.sense, !s, memory_order_release);
+    int s = atomic_load(&pool.sense);
+    if (atomic_fetch_add(&pool.arrived, 1) == nt - 1) {
+        atomic_store(&pool.arrived, 0);
+        publish(&pool.sense, !s, &pool.sense_sleepers);
         return;
     }
-    int spins = 0;
-    while (atomic_load_explicit(&pool.sense, memory_order_acquire) == s)
-        if (++spins < SPIN_YIELD)
-            cpu_relax();
-        else
-            sched_yield();
+    wait_change(&pool.sense, s, &pool.sense_sleepers);
 }
