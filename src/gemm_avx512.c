@@ -183,19 +183,66 @@ static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc,
 
 /* op(B) = B^T (B is N x K): block [p0.., j0..] (kc x nc) into NR-wide panels
  * [panel][k][NR], zero-padded. */
+/* Transposes the 16 x 16 block at src (rows ld apart) into dst: dst row k
+ * (ldd apart) gets column k.  Three rounds of in-lane unpacks and lane
+ * shuffles. */
+AVX512 static void transpose16(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i + c], lane L: column 4L + c of rows 4i..4i+3 */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) { /* column 4L + c: lane L of r[c], r[4 + c], r[8 + c], r[12 + c] */
+        __m512 x0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 y0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 y1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        _mm512_storeu_ps(dst + (0 + c) * ldd, _mm512_shuffle_f32x4(x0, y0, 0x88));
+        _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(x0, y0, 0xDD));
+        _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0x88));
+        _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0xDD));
+    }
+}
+
+/* One NR-wide panel of B^T: rows src[0..cols) of B (ldb apart), columns
+ * [0, kc), into o[k*NR + j], zero-padded to NR. */
+static void pack_bt_panel(const float *src, int ldb, int cols, int kc, float *o)
+{
+    int k = 0;
+    if (cols == NR)
+        for (; k + 16 <= kc; k += 16) {
+            transpose16(src + k, ldb, o + (size_t)k * NR, NR);
+            transpose16(src + (size_t)16 * ldb + k, ldb, o + (size_t)k * NR + 16, NR);
+        }
+    if (k == kc)
+        return;
+    for (int j = 0; j < cols; j++) {
+        const float *row = src + (size_t)j * ldb;
+        for (int kk = k; kk < kc; kk++)
+            o[(size_t)kk * NR + j] = row[kk];
+    }
+    for (int j = cols; j < NR; j++)
+        for (int kk = k; kk < kc; kk++)
+            o[(size_t)kk * NR + j] = 0;
+}
+
+/* op(B) = B^T (B is N x K): block [p0.., j0..] (kc x nc) into NR-wide panels
+ * [panel][k][NR], zero-padded. */
 static void pack_bt(const float *B, int ldb, int p0, int j0, int kc, int nc, float *out)
 {
     for (int jp = 0; jp < nc; jp += NR) {
         int cols = nc - jp < NR ? nc - jp : NR;
-        float *o = out + (size_t)jp * kc;
-        for (int j = 0; j < cols; j++) {
-            const float *src = B + (size_t)(j0 + jp + j) * ldb + p0;
-            for (int k = 0; k < kc; k++)
-                o[(size_t)k * NR + j] = src[k];
-        }
-        for (int j = cols; j < NR; j++)
-            for (int k = 0; k < kc; k++)
-                o[(size_t)k * NR + j] = 0;
+        pack_bt_panel(B + (size_t)(j0 + jp) * ldb + p0, ldb, cols, kc, out + (size_t)jp * kc);
     }
 }
 
@@ -296,18 +343,8 @@ size_t gemm_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR 
 
 void gemm_pack_bt(const float *B, int ldb, int N, int K, float *out)
 {
-    for (int jp = 0; jp < N; jp += NR) {
-        int cols = N - jp < NR ? N - jp : NR;
-        float *o = out + (size_t)jp * K;
-        for (int j = 0; j < cols; j++) {
-            const float *src = B + (size_t)(jp + j) * ldb;
-            for (int k = 0; k < K; k++)
-                o[(size_t)k * NR + j] = src[k];
-        }
-        for (int j = cols; j < NR; j++)
-            for (int k = 0; k < K; k++)
-                o[(size_t)k * NR + j] = 0;
-    }
+    for (int jp = 0; jp < N; jp += NR)
+        pack_bt_panel(B + (size_t)jp * ldb, ldb, N - jp < NR ? N - jp : NR, K, out + (size_t)jp * K);
 }
 
 void gemm_pack_b(const float *B, int ldb, int K, int N, float *out)
