@@ -179,4 +179,16 @@ void lm_progress_clear(lm_progress *p);
 /* Monotonic seconds. */
 double lm_now(void);
 
+
+/* ---- interpolation with an n-gram model (lm_interp.c) ---- */
+/* ln p of each of the n tokens ids[0..n) under the RNN (first context <eos>)
+ * and under the n-gram model (sentences restart after <eos>); 0 or 1. */
+int lm_interp_logprobs(recur_model *m, const recur_vocab *v, const recur_ngram *ng,
+                       const int32_t *ids, size_t n, double *lp_rnn, double *lp_ng,
+                       recur_error *err);
+/* Negative log-likelihood (nats) of lambda * p_rnn + (1 - lambda) * p_ngram. */
+double lm_interp_nll(const double *lp_rnn, const double *lp_ng, size_t n, double lambda);
+/* The lambda in [0, 1] that minimises lm_interp_nll (golden section). */
+double lm_interp_tune(const double *lp_rnn, const double *lp_ng, size_t n);
+
 #endif

@@ -7,6 +7,10 @@
  * Reports per file: tokens, out-of-vocabulary tokens (counted as <unk>),
  * nats per token and perplexity (word), or bits per character and
  * perplexity (char).
+ *
+ * With --interpolate MODEL.arpa (word level), each token's probability is
+ * also mixed with an n-gram model's (lm_interp.c), with the weight --lambda
+ * or the one --tune-lambda VALID finds best on a validation file.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,14 +23,81 @@
 
 int lm_cmd_eval(int argc, char **argv);
 
+static const char *cmd = "recur lm eval";
+
+/* Reads and encodes a file; 0 on success, else prints the error. */
+static int load_ids(const lm_file *f, const char *path, int32_t **ids, size_t *n, size_t *oov)
+{
+    recur_error err = {0};
+    char *text;
+    size_t len;
+    if (recur_text_read(path, &text, &len, &err) != RECUR_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    recur_status st = recur_corpus_encode(f->vocab, text, len, path, 0, ids, n, oov, &err);
+    free(text);
+    if (st != RECUR_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    if (f->level == RECUR_LEVEL_CHAR && *n < 2) {
+        fprintf(stderr, "%s: %s: a character model needs at least 2 characters\n", cmd, path);
+        free(*ids);
+        return 1;
+    }
+    return 0;
+}
+
+/* Per-token log-probabilities of a file under both models; 0 on success. */
+static int interp_file(const lm_file *f, const recur_ngram *ng, const char *path, double **lp_rnn,
+                       double **lp_ng, size_t *n, size_t *oov)
+{
+    int32_t *ids;
+    if (load_ids(f, path, &ids, n, oov))
+        return 1;
+    *lp_rnn = malloc(*n * sizeof **lp_rnn);
+    *lp_ng = malloc(*n * sizeof **lp_ng);
+    recur_error err = {0};
+    int rc = 0;
+    if (!*lp_rnn || !*lp_ng) {
+        fprintf(stderr, "%s: %s: out of memory\n", cmd, path);
+        rc = 1;
+    } else if (lm_interp_logprobs(f->model, f->vocab, ng, ids, *n, *lp_rnn, *lp_ng, &err)) {
+        fprintf(stderr, "%s: %s: %s\n", cmd, path, err.msg);
+        rc = 1;
+    }
+    free(ids);
+    if (rc) {
+        free(*lp_rnn);
+        free(*lp_ng);
+    }
+    return rc;
+}
+
+static void print_json(json_t *o)
+{
+    char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    if (js)
+        printf("%s\n", js);
+    free(js);
+    json_decref(o);
+}
+
 int lm_cmd_eval(int argc, char **argv)
 {
-    const char *cmd = "recur lm eval";
     long long threads = 0;
     int json = 0;
+    const char *arpa = NULL, *tune = NULL;
+    double lambda = 0.5;
     lm_opt opts[] = {
         LM_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
         LM_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
+        LM_STR("interpolate", &arpa, "ARPA",
+               "mix each token's probability with this n-gram model's (word models)", "none"),
+        LM_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
+        LM_STR("tune-lambda", &tune, "VALID",
+               "choose --lambda minimising the mixture's perplexity on this file", "none"),
         LM_END,
     };
     const char *pos[1024];
@@ -38,40 +109,95 @@ int lm_cmd_eval(int argc, char **argv)
         fprintf(stderr, "%s: needs a model file and at least one text file (try %s --help)\n", cmd, cmd);
         return 2;
     }
+    if (opts[3].given && !arpa) {
+        fprintf(stderr, "%s: --lambda needs --interpolate\n", cmd);
+        return 2;
+    }
+    if (tune && !arpa) {
+        fprintf(stderr, "%s: --tune-lambda needs --interpolate\n", cmd);
+        return 2;
+    }
+    if (tune && opts[3].given) {
+        fprintf(stderr, "%s: give --lambda or --tune-lambda, not both\n", cmd);
+        return 2;
+    }
     recur_set_num_threads((int)threads);
     lm_file f;
     if (lm_file_load(pos[0], &f))
         return 1;
     int status = 0;
     int chr = f.level == RECUR_LEVEL_CHAR;
-    if (!json)
-        printf("%-32s %10s %8s %10s %10s%s\n", "file", chr ? "chars" : "tokens", "oov",
-               "predicted", chr ? "bits/char" : "nats/tok", "  perplexity");
-    for (int i = 1; i < npos; i++) {
+    recur_ngram *ng = NULL;
+    if (arpa) {
         recur_error err = {0};
-        char *text;
-        size_t len, n, oov;
+        if (chr) {
+            fprintf(stderr, "%s: --interpolate needs a word model; %s is a character model\n", cmd, pos[0]);
+            lm_file_close(&f);
+            return 2;
+        }
+        if (recur_ngram_load(&ng, arpa, &err) != RECUR_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, err.msg);
+            lm_file_close(&f);
+            return 1;
+        }
+    }
+    if (tune) {
+        double *a, *b;
+        size_t n, oov;
+        if (interp_file(&f, ng, tune, &a, &b, &n, &oov)) {
+            recur_ngram_free(ng);
+            lm_file_close(&f);
+            return 1;
+        }
+        lambda = lm_interp_tune(a, b, n);
+        double pr = exp(lm_interp_nll(a, b, n, 1) / n), pn = exp(lm_interp_nll(a, b, n, 0) / n);
+        double pm = exp(lm_interp_nll(a, b, n, lambda) / n);
+        if (json)
+            print_json(json_pack("{s:s,s:f,s:f,s:f,s:f}", "tuned_on", tune, "lambda", lambda, "rnn_perplexity", pr,
+                                 "ngram_perplexity", pn, "perplexity", pm));
+        else
+            printf("lambda tuned on %s: %.4f (rnn %.3f, n-gram %.3f, mixed %.3f)\n", tune, lambda, pr, pn, pm);
+        free(a);
+        free(b);
+    }
+    if (!json) {
+        if (ng)
+            printf("%-32s %10s %8s %10s %10s %10s %7s %10s\n", "file", "tokens", "oov", "predicted", "rnn ppl",
+                   "ngram ppl", "lambda", "perplexity");
+        else
+            printf("%-32s %10s %8s %10s %10s%s\n", "file", chr ? "chars" : "tokens", "oov", "predicted",
+                   chr ? "bits/char" : "nats/tok", "  perplexity");
+    }
+    for (int i = 1; i < npos; i++) {
+        size_t n, oov;
+        if (ng) {
+            double *a, *b;
+            if (interp_file(&f, ng, pos[i], &a, &b, &n, &oov)) {
+                status = 1;
+                continue;
+            }
+            double pr = exp(lm_interp_nll(a, b, n, 1) / n), pn = exp(lm_interp_nll(a, b, n, 0) / n);
+            double nll = lm_interp_nll(a, b, n, lambda), pm = exp(nll / n);
+            free(a);
+            free(b);
+            if (json)
+                print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f}", "file", pos[i], "level", "word",
+                                     "tokens", (json_int_t)n, "oov", (json_int_t)oov, "predicted", (json_int_t)n,
+                                     "nll", nll, "rnn_perplexity", pr, "ngram_perplexity", pn, "lambda", lambda,
+                                     "perplexity", pm));
+            else
+                printf("%-32s %10zu %8zu %10zu %10.3f %10.3f %7.4f %10.3f\n", pos[i], n, oov, n, pr, pn, lambda, pm);
+            fflush(stdout);
+            continue;
+        }
         int32_t *ids;
-        if (recur_text_read(pos[i], &text, &len, &err) != RECUR_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        if (load_ids(&f, pos[i], &ids, &n, &oov)) {
             status = 1;
             continue;
         }
-        if (recur_corpus_encode(f.vocab, text, len, pos[i], 0, &ids, &n, &oov, &err) != RECUR_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err.msg);
-            free(text);
-            status = 1;
-            continue;
-        }
-        free(text);
+        recur_error err = {0};
         double nll;
         int64_t count;
-        if (chr && n < 2) {
-            fprintf(stderr, "%s: %s: a character model needs at least 2 characters\n", cmd, pos[i]);
-            free(ids);
-            status = 1;
-            continue;
-        }
         if (lm_score_ids(f.model, f.vocab, ids, n, &nll, &count, &err)) {
             fprintf(stderr, "%s: %s: %s\n", cmd, pos[i], err.msg);
             free(ids);
@@ -80,23 +206,17 @@ int lm_cmd_eval(int argc, char **argv)
         }
         free(ids);
         double per = nll / (double)count, ppl = exp(per);
-        if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "file", pos[i], "level",
-                                  chr ? "char" : "word", "tokens", (json_int_t)n, "oov",
-                                  (json_int_t)oov, "predicted", (json_int_t)count, "nll", nll,
-                                  "nats_per_token", per, "bits_per_token", per / log(2.0),
-                                  "perplexity", ppl);
-            char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-            if (js)
-                printf("%s\n", js);
-            free(js);
-            json_decref(o);
-        }
+        if (json)
+            print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "file", pos[i], "level",
+                                 chr ? "char" : "word", "tokens", (json_int_t)n, "oov", (json_int_t)oov,
+                                 "predicted", (json_int_t)count, "nll", nll, "nats_per_token", per,
+                                 "bits_per_token", per / log(2.0), "perplexity", ppl));
         else
             printf("%-32s %10zu %8zu %10lld %10.4f  %10.3f\n", pos[i], n, oov, (long long)count,
                    chr ? per / log(2.0) : per, ppl);
         fflush(stdout);
     }
+    recur_ngram_free(ng);
     lm_file_close(&f);
     return status;
 }

@@ -439,6 +439,12 @@ const char *recur_sampler_errmsg(const recur_sampler *s);
 recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
                             double *nll, int64_t *count, recur_error *err);
 
+/* As recur_lm_score, and logp[i - 1] = ln p(ids[i] | ids[0..i)) for each of
+ * the n - 1 predicted ids (for token-by-token interpolation with an n-gram
+ * model); *nll (may be NULL) the summed negative log-likelihood. */
+recur_status recur_lm_token_logprobs(recur_model *m, const int32_t *ids, size_t n, int chunk,
+                                     double *logp, double *nll, recur_error *err);
+
 /* The same over `streams` contiguous pieces of ids read side by side, each
  * from a zero state with its first id as context only (*count = n - pieces):
  * a faster estimate for validation during training.  streams = 1 is

@@ -53,7 +53,7 @@ static recur_status lm_check(const recur_model *m, lm_dims *d, const char *what,
 static recur_status run_stream(recur_run *run, const lm_dims *d, int chunk, const int32_t *ids,
                                size_t n, int with_targets, recur_real *h, recur_real *c,
                                int zero_start, double *nll, recur_real *logits_out,
-                               recur_error *err)
+                               double *token_logp, recur_error *err)
 {
     size_t limit = with_targets ? n - 1 : n;
     int first = zero_start;
@@ -73,6 +73,16 @@ static recur_status run_stream(recur_run *run, const lm_dims *d, int chunk, cons
             return recur_error_set(err, st, "%s", recur_run_errmsg(run));
         if (with_targets)
             *nll += loss * (double)count;
+        if (token_logp) /* log p(ids[s+t+1] | ...) from each step's logits */
+            for (int t = 0; t < T; t++) {
+                const recur_real *z = recur_run_logits(run) + (size_t)t * d->V;
+                double mx = z[0], sum = 0;
+                for (int v = 1; v < d->V; v++)
+                    mx = z[v] > mx ? z[v] : mx;
+                for (int v = 0; v < d->V; v++)
+                    sum += exp((double)z[v] - mx);
+                token_logp[s + (size_t)t] = (double)z[ids[s + (size_t)t + 1]] - mx - log(sum);
+            }
         memcpy(h, recur_run_hn(run), (size_t)d->L * d->R * sizeof *h);
         if (d->lstm)
             memcpy(c, recur_run_cn(run), (size_t)d->L * d->H * sizeof *c);
@@ -85,8 +95,10 @@ static recur_status run_stream(recur_run *run, const lm_dims *d, int chunk, cons
     return RECUR_OK;
 }
 
-recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
-                            double *nll, int64_t *count, recur_error *err)
+/* One stream from a zero state; the summed NLL and, if logp is not NULL,
+ * each predicted token's log-probability. */
+static recur_status score_one(recur_model *m, const int32_t *ids, size_t n, int chunk, double *nll,
+                              int64_t *count, double *logp, recur_error *err)
 {
     *nll = 0;
     *count = 0;
@@ -113,7 +125,7 @@ recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int ch
     if ((st = recur_run_create(&run, m, chunk, 1, err)) != RECUR_OK)
         goto done;
     double total = 0;
-    if ((st = run_stream(run, &d, chunk, ids, n, 1, h, c, 1, &total, NULL, err)) != RECUR_OK)
+    if ((st = run_stream(run, &d, chunk, ids, n, 1, h, c, 1, &total, NULL, logp, err)) != RECUR_OK)
         goto done;
     *nll = total;
     *count = (int64_t)(n - 1);
@@ -122,6 +134,20 @@ done:
     free(h);
     free(c);
     return st;
+}
+
+recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
+                            double *nll, int64_t *count, recur_error *err)
+{
+    return score_one(m, ids, n, chunk, nll, count, NULL, err);
+}
+
+recur_status recur_lm_token_logprobs(recur_model *m, const int32_t *ids, size_t n, int chunk,
+                                     double *logp, double *nll, recur_error *err)
+{
+    int64_t count;
+    double total;
+    return score_one(m, ids, n, chunk, nll ? nll : &total, &count, logp, err);
 }
 
 recur_status recur_lm_score_streams(recur_model *m, const int32_t *ids, size_t n, int streams,
@@ -306,7 +332,7 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
         (st = recur_run_create(&run, m, 1, K, err)) != RECUR_OK)
         goto done;
     if ((st = run_stream(prun, &d, chunk, prime, (size_t)n_prime, 0, h, c, 1, NULL, logits,
-                         err)) != RECUR_OK)
+                         NULL, err)) != RECUR_OK)
         goto done;
 
     /* Step 0 extends the prime alone; its state (one row) is every parent's. */

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,15 @@ static void test_bad_files(void **state)
     expect_err(run("lm", "train", path_in("missing.txt"), va, "--out", out, NULL), 1, "missing.txt");
 }
 
+/* The number after "key": in a JSON text (0 when absent: fails the checks). */
+static double json_num(const char *text, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    return p ? atof(p + strlen(pat)) : 0;
+}
+
 static void test_word_end_to_end(void **state)
 {
     (void)state;
@@ -291,6 +301,35 @@ static void test_word_end_to_end(void **state)
     char *p = strstr(g_out, "\"perplexity\":");
     assert_non_null(p);
     assert_true(atof(p + 13) < 12);
+
+    /* interpolation with an n-gram model: lambda 1 is the RNN alone, lambda 0
+     * the n-gram model alone, and the tuned mixture is no worse than either */
+    double rnn_ppl = atof(p + 13);
+    const char *arpa = path_in("kn3.arpa");
+    assert_int_equal(run("ngram", "train", "--order", "3", "--discount-fallback", "-q", path_in("train.txt"),
+                         "-o", arpa, NULL), 0);
+    assert_int_equal(run("ngram", "eval", arpa, path_in("test.txt"), NULL), 0);
+    char *q = strstr(g_out, "perplexity ");
+    assert_non_null(q);
+    double ng_ppl = atof(q + 11);
+    assert_int_equal(run("lm", "eval", "--json", "--interpolate", arpa, "--lambda", "1", model,
+                         path_in("test.txt"), NULL), 0);
+    assert_true(fabs(json_num(g_out, "perplexity") - rnn_ppl) <= 1e-9 * rnn_ppl);
+    assert_int_equal(run("lm", "eval", "--json", "--interpolate", arpa, "--lambda", "0", model,
+                         path_in("test.txt"), NULL), 0);
+    assert_true(fabs(json_num(g_out, "perplexity") - ng_ppl) <= 1e-3);
+    assert_int_equal(run("lm", "eval", "--json", "--interpolate", arpa, "--tune-lambda", path_in("valid.txt"),
+                         model, path_in("test.txt"), NULL), 0);
+    char *second = strchr(g_out, '\n'); /* line 1: the tuning on valid; line 2: the test file */
+    assert_non_null(second);
+    double lam = json_num(second, "lambda"), mixed = json_num(second, "perplexity");
+    assert_true(lam >= 0 && lam <= 1);
+    assert_true(mixed <= fmin(json_num(second, "rnn_perplexity"), json_num(second, "ngram_perplexity")) * 1.02);
+    expect_err(run("lm", "eval", "--lambda", "0.5", model, path_in("test.txt"), NULL), 2, "--interpolate");
+    expect_err(run("lm", "eval", "--interpolate", arpa, "--lambda", "1.5", model, path_in("test.txt"), NULL),
+               2, "--lambda");
+    expect_err(run("lm", "eval", "--interpolate", path_in("nowhere.arpa"), model, path_in("test.txt"), NULL),
+               1, "nowhere.arpa");
 
     /* sampling: deterministic for a seed, streams text */
     assert_int_equal(run("lm", "sample", model, "--seed", "7", "--length", "20", NULL), 0);

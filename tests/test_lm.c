@@ -66,6 +66,24 @@ static void test_score_chunks(void **state)
             assert_true(fabs(nll - ref) < 1e-4 * fabs(ref));
         }
         assert_int_equal(recur_lm_score(m, ids, 1, 10, &nll, &count, &err), RECUR_ERR_ARG);
+        /* per-token log-probabilities: each is a log-softmax of the same
+         * forward's logits at its target, and they sum to -nll */
+        double logp[49], sum = 0, tok_nll;
+        assert_int_equal(recur_lm_token_logprobs(m, ids, 50, 7, logp, &tok_nll, &err), RECUR_OK);
+        assert_true(fabs(tok_nll - ref) < 1e-4 * fabs(ref));
+        assert_int_equal(recur_run_create(&r, m, 49, 1, &err), RECUR_OK);
+        assert_int_equal(recur_forward(r, &b, 0, &loss, &n), RECUR_OK);
+        for (int t = 0; t < 49; t++) {
+            const float *z = recur_run_logits(r) + t * 5;
+            double se = 0;
+            for (int v = 0; v < 5; v++)
+                se += exp((double)z[v]);
+            assert_true(fabs(logp[t] - ((double)z[ids[t + 1]] - log(se))) < 1e-4);
+            assert_true(logp[t] < 0);
+            sum += logp[t];
+        }
+        assert_true(fabs(-sum - ref) < 1e-4 * fabs(ref));
+        recur_run_free(r);
         recur_model_free(m);
     }
 }
