@@ -34,7 +34,7 @@ struct recur_run {
     recur_real *dout, *dout_prev, *din;       /* gradient buffers */
     recur_real *hn, *cn, *dh0, *dc0;          /* (L*D, B, R or H) */
     recur_real *d_inputs;                     /* (T, B, in_0) */
-    recur_real *wpack;                        /* packed W_hh of the layer running (gemm.h) */
+    recur_real *wpack[2];                     /* packed W_hh of the layer running, per direction (gemm.h) */
     int has_targets;
     int64_t count;
     double loss;
@@ -128,10 +128,11 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     if (recur_gemm_own_kernel() && ok) {
         /* forward: each gate's rows of W_hh (H x R) for W_hh^T; backward: W_hh (G x R) itself */
         size_t fwd = (size_t)m->gates * gemm_packed_size(H, R), bwd = gemm_packed_size(R, G);
-        ALLOC(r->wpack, fwd > bwd ? fwd : bwd);
-        for (int l = 0; l < L; l++)
-            for (int d = 0; d < D; d++)
-                r->dirs[l][d].wpack = r->wpack;
+        for (int d = 0; d < D; d++) {
+            ALLOC(r->wpack[d], fwd > bwd ? fwd : bwd);
+            for (int l = 0; l < L; l++)
+                r->dirs[l][d].wpack = r->wpack[d];
+        }
     }
 #endif
 #undef ALLOC
@@ -162,7 +163,7 @@ void recur_run_free(recur_run *r)
         }
     }
     void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse, r->rowmax,
-                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack};
+                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack[0], r->wpack[1]};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         recur_free(rest[i]);
     recur_free(r);
@@ -330,6 +331,115 @@ static void dlogit_rows(void *ctx, int tid, int nt)
     }
 }
 
+/* Layer l of the stack, direction d, forward: its input (reversed within
+ * each length for d = 1), initial state, the cell, and its outputs, hn, cn. */
+static void dir_forward(recur_run *r, const recur_batch *bt, int l, int d)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    const int T = r->T, B = r->B, D = m->dirs;
+    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width;
+    const int in = l == 0 ? c->rnn.input_size : DR;
+    recur_real *out = r->layer_out[l];
+    dir_buf *s = &r->dirs[l][d];
+    size_t k = (size_t)l * D + d;
+    if (d == 0)
+        s->x = r->layer_in[l];
+    else
+        reverse_within_lengths(s->x, r->layer_in[l], T, B, in, r->len, in, 0);
+    if (bt->h0)
+        memcpy(s->hs, bt->h0 + k * B * R, (size_t)B * R * sizeof(recur_real));
+    else
+        memset(s->hs, 0, (size_t)B * R * sizeof(recur_real));
+    if (s->cs) {
+        if (bt->c0)
+            memcpy(s->cs, bt->c0 + k * B * H, (size_t)B * H * sizeof(recur_real));
+        else
+            memset(s->cs, 0, (size_t)B * H * sizeof(recur_real));
+    }
+    cell_forward(m, &m->cells[l][d], s, T, B, r->len);
+    /* outputs: hs[t+1] in this direction's time, zero past the length */
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            recur_real *o = out + ((size_t)t * B + b) * DR + d * R;
+            if (t >= r->len[b]) {
+                memset(o, 0, R * sizeof(recur_real));
+                continue;
+            }
+            int st_ = d == 0 ? t : r->len[b] - 1 - t;
+            memcpy(o, s->hs + ((size_t)(st_ + 1) * B + b) * R, R * sizeof(recur_real));
+        }
+    memcpy(r->hn + k * B * R, s->hs + (size_t)T * B * R, (size_t)B * R * sizeof(recur_real));
+    if (s->cs)
+        memcpy(r->cn + k * B * H, s->cs + (size_t)T * B * H, (size_t)B * H * sizeof(recur_real));
+}
+
+/* Layer l, direction d, backward from dout (T, B, D*R): its share of the
+ * outputs' gradient, the final-state gradients, the cell, dh0 and dc0. */
+static void dir_backward(recur_run *r, int l, int d, const recur_real *dout, const recur_real *d_hn,
+                         const recur_real *d_cn)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    const int T = r->T, B = r->B, D = m->dirs;
+    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width;
+    const size_t TB = (size_t)T * B;
+    dir_buf *s = &r->dirs[l][d];
+    size_t k = (size_t)l * D + d;
+    if (d == 0) {
+        for (size_t i = 0; i < TB; i++)
+            memcpy(s->dy + i * R, dout + i * DR, R * sizeof(recur_real));
+    } else {
+        reverse_within_lengths(s->dy, dout, T, B, R, r->len, DR, R);
+    }
+    if (d_hn)
+        memcpy(s->dh, d_hn + k * B * R, (size_t)B * R * sizeof(recur_real));
+    else
+        memset(s->dh, 0, (size_t)B * R * sizeof(recur_real));
+    if (s->cs) {
+        if (d_cn)
+            memcpy(s->dc, d_cn + k * B * H, (size_t)B * H * sizeof(recur_real));
+        else
+            memset(s->dc, 0, (size_t)B * H * sizeof(recur_real));
+    }
+    cell_backward(m, &m->cells[l][d], s, T, B, r->len);
+    memcpy(r->dh0 + k * B * R, s->dh, (size_t)B * R * sizeof(recur_real));
+    if (s->cs)
+        memcpy(r->dc0 + k * B * H, s->dc, (size_t)B * H * sizeof(recur_real));
+}
+
+typedef struct dir_job {
+    recur_run *r;
+    const recur_batch *bt;
+    int l;
+    const recur_real *dout, *d_hn, *d_cn;
+} dir_job;
+
+static void dir_forward_part(void *ctx, int tid, int nt)
+{
+    const dir_job *j = ctx;
+    for (int d = tid; d < j->r->m->dirs; d += nt)
+        dir_forward(j->r, j->bt, j->l, d);
+}
+
+static void dir_backward_part(void *ctx, int tid, int nt)
+{
+    const dir_job *j = ctx;
+    for (int d = tid; d < j->r->m->dirs; d += nt)
+        dir_backward(j->r, j->l, d, j->dout, j->d_hn, j->d_cn);
+}
+
+/* A bidirectional layer on two threads runs one direction on each, every
+ * product single-threaded: no meeting per step.  Otherwise the directions
+ * run one after the other, each on all threads. */
+static void run_directions(recur_run *r, par_fn fn, dir_job *j)
+{
+    if (r->m->dirs == 2 && par_num_threads() == 2 && !par_inside())
+        par_run(2, fn, j);
+    else
+        fn(j, 0, 1);
+}
+
 recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
 {
     recur_model *m = r->m;
@@ -338,8 +448,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     recur_status st = check_batch(r, bt);
     if (st)
         return st;
-    const int T = bt->T, B = bt->B, L = c->rnn.num_layers, D = m->dirs;
-    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width, in0 = c->rnn.input_size;
+    const int T = bt->T, B = bt->B, L = c->rnn.num_layers;
+    const int DR = m->out_width, in0 = c->rnn.input_size;
     const size_t TB = (size_t)T * B;
     r->T = T;
     r->B = B;
@@ -368,40 +478,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
             apply_mask(r->layer_in[l], r->in_mask[l], TB * in);
         }
         recur_real *out = r->layer_out[l];
-        for (int d = 0; d < D; d++) {
-            dir_buf *s = &r->dirs[l][d];
-            const cell_params *p_ = &m->cells[l][d];
-            size_t k = (size_t)l * D + d;
-            if (d == 0)
-                s->x = r->layer_in[l];
-            else
-                reverse_within_lengths(s->x, r->layer_in[l], T, B, in, r->len, in, 0);
-            if (bt->h0)
-                memcpy(s->hs, bt->h0 + k * B * R, (size_t)B * R * sizeof(recur_real));
-            else
-                memset(s->hs, 0, (size_t)B * R * sizeof(recur_real));
-            if (s->cs) {
-                if (bt->c0)
-                    memcpy(s->cs, bt->c0 + k * B * H, (size_t)B * H * sizeof(recur_real));
-                else
-                    memset(s->cs, 0, (size_t)B * H * sizeof(recur_real));
-            }
-            cell_forward(m, p_, s, T, B, r->len);
-            /* outputs: hs[t+1] in this direction's time, zero past the length */
-            for (int t = 0; t < T; t++)
-                for (int b = 0; b < B; b++) {
-                    recur_real *o = out + ((size_t)t * B + b) * DR + d * R;
-                    if (t >= r->len[b]) {
-                        memset(o, 0, R * sizeof(recur_real));
-                        continue;
-                    }
-                    int st_ = d == 0 ? t : r->len[b] - 1 - t;
-                    memcpy(o, s->hs + ((size_t)(st_ + 1) * B + b) * R, R * sizeof(recur_real));
-                }
-            memcpy(r->hn + k * B * R, s->hs + (size_t)T * B * R, (size_t)B * R * sizeof(recur_real));
-            if (s->cs)
-                memcpy(r->cn + k * B * H, s->cs + (size_t)T * B * H, (size_t)B * H * sizeof(recur_real));
-        }
+        dir_job dj = {r, bt, l, NULL, NULL, NULL};
+        run_directions(r, dir_forward_part, &dj);
         if (c->rnn.residual && l > 0)
             for (size_t i = 0; i < TB * DR; i++)
                 out[i] += r->layer_out[l - 1][i];
@@ -436,7 +514,7 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
         return recur_seterr(r->errmsg, RECUR_ERR_STATE, "backward: no forward pass to go back through");
     r->ready = 0;
     const int T = r->T, B = r->B, L = c->rnn.num_layers, D = m->dirs;
-    const int H = c->rnn.hidden_size, R = m->state, DR = m->out_width, in0 = c->rnn.input_size;
+    const int DR = m->out_width, in0 = c->rnn.input_size;
     const size_t TB = (size_t)T * B;
 
     /* gradient at the last layer's outputs */
@@ -461,30 +539,8 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
     for (int l = L - 1; l >= 0; l--) {
         int in = l == 0 ? in0 : DR;
         recur_real *din = r->din;
-        for (int d = 0; d < D; d++) {
-            dir_buf *s = &r->dirs[l][d];
-            size_t k = (size_t)l * D + d;
-            if (d == 0) {
-                for (size_t i = 0; i < TB; i++)
-                    memcpy(s->dy + i * R, dout + i * DR, R * sizeof(recur_real));
-            } else {
-                reverse_within_lengths(s->dy, dout, T, B, R, r->len, DR, R);
-            }
-            if (d_hn)
-                memcpy(s->dh, d_hn + k * B * R, (size_t)B * R * sizeof(recur_real));
-            else
-                memset(s->dh, 0, (size_t)B * R * sizeof(recur_real));
-            if (s->cs) {
-                if (d_cn)
-                    memcpy(s->dc, d_cn + k * B * H, (size_t)B * H * sizeof(recur_real));
-                else
-                    memset(s->dc, 0, (size_t)B * H * sizeof(recur_real));
-            }
-            cell_backward(m, &m->cells[l][d], s, T, B, r->len);
-            memcpy(r->dh0 + k * B * R, s->dh, (size_t)B * R * sizeof(recur_real));
-            if (s->cs)
-                memcpy(r->dc0 + k * B * H, s->dc, (size_t)B * H * sizeof(recur_real));
-        }
+        dir_job dj = {r, NULL, l, dout, d_hn, d_cn};
+        run_directions(r, dir_backward_part, &dj);
         /* d(layer input) = forward direction's dx + the reverse's, re-ordered */
         memcpy(din, r->dirs[l][0].dx, TB * in * sizeof(recur_real));
         if (D == 2) {
