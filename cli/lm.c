@@ -342,20 +342,28 @@ done:
     return rc;
 }
 
+int32_t *lm_prefix_eos(const recur_vocab *v, const int32_t *ids, size_t n, recur_error *err)
+{
+    int32_t *buf = malloc((n + 1) * sizeof *buf);
+    if (!buf) {
+        err->status = RECUR_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return NULL;
+    }
+    buf[0] = recur_vocab_eos(v);
+    memcpy(buf + 1, ids, n * sizeof *buf);
+    return buf;
+}
+
 int lm_score_ids_streams(recur_model *m, const recur_vocab *v, const int32_t *ids, size_t n,
                          int streams, double *nll, int64_t *count, recur_error *err)
 {
     const int chunk = 256;
     if (recur_vocab_level(v) == RECUR_LEVEL_CHAR)
         return recur_lm_score_streams(m, ids, n, streams, chunk, nll, count, err) != RECUR_OK;
-    int32_t *buf = malloc((n + 1) * sizeof *buf);
-    if (!buf) {
-        err->status = RECUR_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+    int32_t *buf = lm_prefix_eos(v, ids, n, err);
+    if (!buf)
         return 1;
-    }
-    buf[0] = recur_vocab_eos(v);
-    memcpy(buf + 1, ids, n * sizeof *buf);
     int rc = recur_lm_score_streams(m, buf, n + 1, streams, chunk, nll, count, err) != RECUR_OK;
     free(buf);
     return rc;

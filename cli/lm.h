@@ -83,6 +83,9 @@ const char *lm_extra_config(recur_lm_level level);
 /* Negative log-likelihood of a text file's ids under the convention of
  * `recur lm eval`: word level prepends <eos> as the first context (every id
  * predicted); character level predicts every id but the first. */
+/* <eos> followed by ids[0..n) (malloc'd), the word-level first context; NULL
+ * with err set when out of memory. */
+int32_t *lm_prefix_eos(const recur_vocab *v, const int32_t *ids, size_t n, recur_error *err);
 int lm_score_ids(recur_model *m, const recur_vocab *v, const int32_t *ids, size_t n,
                  double *nll, int64_t *count, recur_error *err);
 /* The same read as `streams` pieces side by side (recur_lm_score_streams):

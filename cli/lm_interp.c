@@ -22,15 +22,9 @@ int lm_interp_logprobs(recur_model *m, const recur_vocab *v, const recur_ngram *
                        const int32_t *ids, size_t n, double *lp_rnn, double *lp_ng,
                        recur_error *err)
 {
-    int32_t *buf = malloc((n + 1) * sizeof *buf);
-    if (!buf) {
-        err->status = RECUR_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+    int32_t *buf = lm_prefix_eos(v, ids, n, err); /* the first context, as in recur lm eval */
+    if (!buf)
         return 1;
-    }
-    /* the first context is <eos>, as in recur lm eval */
-    buf[0] = recur_vocab_eos(v);
-    memcpy(buf + 1, ids, n * sizeof *buf);
     int rc = recur_lm_token_logprobs(m, buf, n + 1, 256, lp_rnn, NULL, err) != RECUR_OK;
     free(buf);
     if (rc)
