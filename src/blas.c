@@ -40,7 +40,10 @@ void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real
 {
 #ifndef RECUR_DOUBLE
     if (alpha == 1 && (beta == 0 || beta == 1) && own_kernel()) {
-        gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+        if (M <= 4 && trans_b && !trans_a) /* one to four rows: B read once, in place */
+            gemv_f32_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+        else
+            gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
@@ -90,7 +93,8 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
     }
     int nt = par_inside() ? 1 : par_num_threads();
     double work = (double)M * N * K;
-    if (nt > 1 && work >= 1 << 21 && (N >= 64 || M >= 24)) {
+    /* products of a few rows are memory-bound: threads pay off sooner */
+    if (nt > 1 && (work >= 1 << 21 || (M <= 4 && (double)N * K >= 1 << 17)) && (N >= 64 || M >= 24)) {
         gemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, N >= 32 * nt || N >= M, alpha, beta, A, B, C};
         par_run(nt, gemm_part, &j);
         return;

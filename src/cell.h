@@ -31,7 +31,14 @@ typedef struct dir_buf {
     recur_real *dc;   /* (B, H) running dc; holds dc0 after backward */
     recur_real *tmp;  /* (B, G*H) scratch */
     recur_real *wpack; /* the run's packed W_hh (gemm.h), NULL when products are not packed */
+    int packed;        /* 1 while the pass running uses wpack */
 } dir_buf;
+
+/* The forward pass packs W_hh^T when there are rows enough to pay for it
+ * (a batch of one or two reads each weight once a step anyway); backward
+ * always packs, since its product against W_hh itself would pack a block at
+ * every step. */
+static inline int pack_forward(const dir_buf *s, int B) { return s->wpack != NULL && B >= 5; }
 
 static inline int step_active(const int32_t *len, int t, int b) { return t < len[b]; }
 

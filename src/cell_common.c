@@ -33,7 +33,7 @@ void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *
     for (int j = 0; j < G; j++)
         bias[j] = b_ih[j] + (j < fold_rows ? b_hh[j] : 0);
     fill_job f = {out, bias, G, T * B};
-    par_run(0, fill_part, &f);
+    par_run_work((double)T * B * G, fill_part, &f);
     recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
 }
 
@@ -69,7 +69,7 @@ static void colsum_part(void *ctx, int tid, int nt)
 void cell_bias_backward(recur_real *db1, recur_real *db2, const recur_real *X, int rows, int cols)
 {
     colsum_job j = {db1, db2, X, rows, cols};
-    par_run(0, colsum_part, &j);
+    par_run_work((double)rows * cols, colsum_part, &j);
 }
 
 typedef struct pack_job {
@@ -101,7 +101,7 @@ static void pack_part(void *ctx, int tid, int nt)
 void cell_pack_gates(const recur_real *W, int gates, int H, int R, recur_real *out)
 {
     pack_job j = {W, gates, H, R, out};
-    par_run(0, pack_part, &j);
+    par_run_work((double)gates * H * R, pack_part, &j);
 }
 
 static void pack_b_part(void *ctx, int tid, int nt)
@@ -122,5 +122,5 @@ static void pack_b_part(void *ctx, int tid, int nt)
 void cell_pack_b(const recur_real *W, int K, int N, recur_real *out)
 {
     pack_job j = {W, K, N, 0, out};
-    par_run(0, pack_b_part, &j);
+    par_run_work((double)K * N, pack_b_part, &j);
 }

@@ -37,7 +37,7 @@ static void gate_products(const gru_job *j, const recur_real *A, int q0, int q1,
     for (int q = q0; q < q1; q++) {
         recur_real *c = out + (q - out_q0) * H + u0;
 #ifndef RECUR_DOUBLE
-        if (j->s->wpack) {
+        if (j->s->packed) {
             gemm_f32_avx512_packed(j->B, u1 - u0, H, A, H, j->s->wpack + q * gemm_packed_size(H, H) + (size_t)u0 * H,
                                    H, accumulate, c, ldo);
             continue;
@@ -129,7 +129,8 @@ void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
      * inside r ∘ (...)); reset before: all of b_hh folds into the projection */
     cell_input_projection(m, p, s, T, B, after ? 0 : G, s->act);
 #ifndef RECUR_DOUBLE
-    if (s->wpack)
+    s->packed = pack_forward(s, B);
+    if (s->packed)
         cell_pack_gates(m->params + p->w_hh, 3, H, H, s->wpack);
 #endif
     gru_job j = {m, p, s, T, B, len};
@@ -143,7 +144,7 @@ static void dh_product(const gru_job *j, const recur_real *D, int k0, int K, int
 {
     const int H = j->m->cfg.rnn.hidden_size, G = 3 * H;
 #ifndef RECUR_DOUBLE
-    if (j->s->wpack) {
+    if (j->s->packed) {
         gemm_f32_avx512_packed(j->B, u1 - u0, K, D, G, j->s->wpack + (size_t)u0 * G + (size_t)k0 * GEMM_PANEL, G,
                                accumulate, out + u0, H);
         return;
@@ -227,7 +228,8 @@ void gru_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B
     const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
     gru_job j = {m, p, s, T, B, len};
 #ifndef RECUR_DOUBLE
-    if (s->wpack)
+    s->packed = s->wpack != NULL;
+    if (s->packed)
         cell_pack_b(m->params + p->w_hh, G, H, s->wpack);
 #endif
     par_run(0, gru_backward_thread, &j);

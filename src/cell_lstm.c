@@ -37,7 +37,7 @@ static void gates_product(const lstm_job *j, const recur_real *hprev, recur_real
     const recur_real *w_hh = j->m->params + j->p->w_hh;
     for (int q = 0; q < 4; q++) {
 #ifndef RECUR_DOUBLE
-        if (j->s->wpack) {
+        if (j->s->packed) {
             size_t gate = gemm_packed_size(H, R);
             gemm_f32_avx512_packed(B, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, R, 1,
                                    act + q * H + u0, G);
@@ -108,7 +108,8 @@ void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T,
     const int H = m->cfg.rnn.hidden_size, G = 4 * H;
     cell_input_projection(m, p, s, T, B, G, s->act);
 #ifndef RECUR_DOUBLE
-    if (s->wpack) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
+    s->packed = pack_forward(s, B);
+    if (s->packed) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
         cell_pack_gates(m->params + p->w_hh, 4, H, m->state, s->wpack);
 #endif
     lstm_job j = {m, p, s, T, B, len};
@@ -176,7 +177,7 @@ static void lstm_backward_thread(void *ctx, int tid, int nt)
                 if (step_active(j->len, t, b))
                     memset(dh + (size_t)b * R + r0, 0, rn);
 #ifndef RECUR_DOUBLE
-            if (s->wpack)
+            if (s->packed)
                 gemm_f32_avx512_packed(B, r1 - r0, G, dg, G, s->wpack + (size_t)r0 * G, G, 1, dh + r0, R);
             else
 #endif
@@ -191,7 +192,8 @@ void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int 
     const int proj = m->cfg.rnn.proj_size > 0;
     lstm_job j = {m, p, s, T, B, len};
 #ifndef RECUR_DOUBLE
-    if (s->wpack) /* W_hh (G x R) for dh = dgates W_hh, R split among the threads */
+    s->packed = s->wpack != NULL;
+    if (s->packed) /* W_hh (G x R) for dh = dgates W_hh, R split among the threads */
         cell_pack_b(m->params + p->w_hh, G, R, s->wpack);
 #endif
     par_run(0, lstm_backward_thread, &j);

@@ -35,7 +35,7 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
         recur_real *hcur = s->hs + (size_t)(t + 1) * B * H; /* holds the input projection */
         if (u1 > u0) {
 #ifndef RECUR_DOUBLE
-            if (s->wpack)
+            if (s->packed)
                 gemm_f32_avx512_packed(B, u1 - u0, H, hprev, H, s->wpack + (size_t)u0 * H, H, 1, hcur + u0, H);
             else
 #endif
@@ -62,7 +62,8 @@ void rnn_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
     const int H = m->cfg.rnn.hidden_size;
     cell_input_projection(m, p, s, T, B, H, s->hs + (size_t)B * H);
 #ifndef RECUR_DOUBLE
-    if (s->wpack)
+    s->packed = pack_forward(s, B);
+    if (s->packed)
         cell_pack_gates(m->params + p->w_hh, 1, H, H, s->wpack);
 #endif
     rnn_job j = {m, p, s, T, B, len};
@@ -102,7 +103,7 @@ static void rnn_backward_thread(void *ctx, int tid, int nt)
         if (u1 <= u0)
             continue;
 #ifndef RECUR_DOUBLE
-        if (s->wpack)
+        if (s->packed)
             gemm_f32_avx512_packed(B, u1 - u0, H, dg, H, s->wpack + (size_t)u0 * H, H, 1, dh + u0, H);
         else
 #endif
@@ -115,7 +116,8 @@ void rnn_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B
     const int H = m->cfg.rnn.hidden_size;
     rnn_job j = {m, p, s, T, B, len};
 #ifndef RECUR_DOUBLE
-    if (s->wpack)
+    s->packed = s->wpack != NULL;
+    if (s->packed)
         cell_pack_b(m->params + p->w_hh, H, H, s->wpack);
 #endif
     par_run(0, rnn_backward_thread, &j);

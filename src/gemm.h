@@ -23,6 +23,11 @@ int recur_gemm_own_kernel(void);
 void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb, int accumulate, float *C, int ldc);
 
+/* The same product for M <= 4 rows with op(B) = B^T, reading B in place
+ * (dot products along k: the last bits can differ from gemm_f32_avx512's). */
+void gemv_f32_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate, float *C,
+                     int ldc);
+
 /* Width of the packed panels: a packed matrix's column j0 must be a multiple
  * of it to start a product. */
 #define GEMM_PANEL 32

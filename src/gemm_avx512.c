@@ -183,14 +183,15 @@ static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc,
 
 /* op(B) = B^T (B is N x K): block [p0.., j0..] (kc x nc) into NR-wide panels
  * [panel][k][NR], zero-padded. */
-/* Transposes the 16 x 16 block at src (rows ld apart) into dst: dst row k
- * (ldd apart) gets column k.  Three rounds of in-lane unpacks and lane
- * shuffles. */
-AVX512 static void transpose16(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
+/* The 16 x 16 block at src (rows ld apart, only the first `rows` read, the
+ * others zero) transposed into out[0..15]: out[k] is column k.  Three rounds
+ * of in-lane unpacks and lane shuffles. */
+AVX512 static inline __attribute__((always_inline)) void transpose16_regs(const float *src, ptrdiff_t ld, int rows,
+                                                                           __m512 out[16])
 {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++)
-        r[i] = _mm512_loadu_ps(src + i * ld);
+        r[i] = i < rows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
@@ -207,11 +208,21 @@ AVX512 static void transpose16(const float *src, ptrdiff_t ld, float *dst, ptrdi
         __m512 x0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
         __m512 y0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
         __m512 y1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
-        _mm512_storeu_ps(dst + (0 + c) * ldd, _mm512_shuffle_f32x4(x0, y0, 0x88));
-        _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(x0, y0, 0xDD));
-        _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0x88));
-        _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0xDD));
+        out[0 + c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        out[4 + c] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        out[8 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        out[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
     }
+}
+
+/* Transposes the 16 x 16 block at src (rows ld apart) into dst: dst row k
+ * (ldd apart) gets column k. */
+AVX512 static void transpose16(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
+{
+    __m512 out[16];
+    transpose16_regs(src, ld, 16, out);
+    for (int k = 0; k < 16; k++)
+        _mm512_storeu_ps(dst + k * ldd, out[k]);
 }
 
 /* One NR-wide panel of B^T: rows src[0..cols) of B (ldb apart), columns
@@ -374,5 +385,74 @@ void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const 
     for (int p0 = 0, kc; p0 < K; p0 += kc) {
         kc = slice(K, p0);
         macro(0, M, N, kc, A, lda, p0, Bp + (size_t)p0 * NR, NR, (ptrdiff_t)NR * kpanel, accumulate || p0 > 0, C, ldc);
+    }
+}
+
+/* ---- one to four rows against B^T ----
+ * Memory-bound: each of B's rows is read once, as dot products with A's
+ * rows, four rows of B at a time, vectorised along k.  (The sums run in
+ * another order than the 12 x 32 kernel's, so a product of a few rows can
+ * differ from the same rows inside a larger product in the last bits.) */
+AVX512 static inline __attribute__((always_inline)) void gemv_rows(const int M, int N, int K, const float *A, int lda,
+                                                                    const float *B, int ldb, int acc, float *C,
+                                                                    int ldc)
+{
+    for (int n = 0; n < N; n += 4) {
+        const int rows = N - n < 4 ? N - n : 4;
+        const float *w[4];
+        for (int r = 0; r < 4; r++)
+            w[r] = B + (size_t)(n + (r < rows ? r : 0)) * ldb;
+        __m512 s[4][4];
+        for (int m = 0; m < M; m++)
+            for (int r = 0; r < 4; r++)
+                s[m][r] = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            __m512 w0 = _mm512_loadu_ps(w[0] + k), w1 = _mm512_loadu_ps(w[1] + k);
+            __m512 w2 = _mm512_loadu_ps(w[2] + k), w3 = _mm512_loadu_ps(w[3] + k);
+            for (int m = 0; m < M; m++) {
+                __m512 x = _mm512_loadu_ps(A + (size_t)m * lda + k);
+                s[m][0] = _mm512_fmadd_ps(x, w0, s[m][0]);
+                s[m][1] = _mm512_fmadd_ps(x, w1, s[m][1]);
+                s[m][2] = _mm512_fmadd_ps(x, w2, s[m][2]);
+                s[m][3] = _mm512_fmadd_ps(x, w3, s[m][3]);
+            }
+        }
+        if (k < K) { /* the last k, masked */
+            const __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);
+            __m512 w0 = _mm512_maskz_loadu_ps(mk, w[0] + k), w1 = _mm512_maskz_loadu_ps(mk, w[1] + k);
+            __m512 w2 = _mm512_maskz_loadu_ps(mk, w[2] + k), w3 = _mm512_maskz_loadu_ps(mk, w[3] + k);
+            for (int m = 0; m < M; m++) {
+                __m512 x = _mm512_maskz_loadu_ps(mk, A + (size_t)m * lda + k);
+                s[m][0] = _mm512_fmadd_ps(x, w0, s[m][0]);
+                s[m][1] = _mm512_fmadd_ps(x, w1, s[m][1]);
+                s[m][2] = _mm512_fmadd_ps(x, w2, s[m][2]);
+                s[m][3] = _mm512_fmadd_ps(x, w3, s[m][3]);
+            }
+        }
+        for (int m = 0; m < M; m++)
+            for (int r = 0; r < rows; r++) {
+                float t = _mm512_reduce_add_ps(s[m][r]);
+                float *c = C + (size_t)m * ldc + n + r;
+                *c = acc ? *c + t : t;
+            }
+    }
+}
+
+AVX512 void gemv_f32_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate,
+                            float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        if (!accumulate)
+            zero_c(M, N, C, ldc);
+        return;
+    }
+    switch (M) {
+    case 1: gemv_rows(1, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
+    case 2: gemv_rows(2, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
+    case 3: gemv_rows(3, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
+    default: gemv_rows(4, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
     }
 }

@@ -50,7 +50,7 @@ static double grad_sq_norm(const recur_real *g, size_t n)
     if (per == 0)
         return 0;
     norm_job j = {g, n, per * NORM_BLOCK, (int)((blocks + per - 1) / per), sums};
-    par_run(0, norm_part, &j);
+    par_run_work((double)n, norm_part, &j);
     double total = 0;
     for (int k = 0; k < j.groups; k++)
         total += sums[k];
@@ -95,7 +95,7 @@ recur_status recur_clip_grad_norm(recur_model *m, double max_norm, double *norm,
         return recur_seterr(m->errmsg, RECUR_ERR_NONFINITE, "gradient norm is not finite (%g): step refused", nrm);
     if (max_norm > 0 && nrm >= max_norm) {
         update_job j = {NULL, m->params, m->grads, m->n_params, 0, 0, {(recur_real)(max_norm / nrm)}};
-        par_run(0, update_part, &j);
+        par_run_work((double)j.n, update_part, &j);
         if (clipped)
             *clipped = 1;
     }
@@ -168,7 +168,7 @@ recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int 
     o->steps++;
     if (o->cfg.kind == RECUR_OPTIM_SGD) {
         update_job j = {o, p, g, n, 1, o->steps == 1, {(recur_real)lr, (recur_real)o->cfg.momentum, (recur_real)wd}};
-        par_run(0, update_part, &j);
+        par_run_work((double)j.n, update_part, &j);
         return RECUR_OK;
     }
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
@@ -178,6 +178,6 @@ recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int 
     const int adamw = o->cfg.kind == RECUR_OPTIM_ADAMW;
     const recur_real shrink = adamw ? (recur_real)(1 - lr * wd) : 1, l2 = (recur_real)(adamw ? 0 : wd);
     update_job j = {o, p, g, n, 2, 0, {shrink, l2, rb1, rb2, step_size, sbc2, eps}};
-    par_run(0, update_part, &j);
+    par_run_work((double)j.n, update_part, &j);
     return RECUR_OK;
 }

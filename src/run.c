@@ -8,6 +8,7 @@
  * and the cells only ever run forward in their own time.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cell.h"
@@ -25,9 +26,11 @@ struct recur_run {
     int32_t *targets;          /* (T, B) copy, -1 where no target counts */
     dir_buf dirs[RECUR_MAX_LAYERS][2];
     recur_real *layer_in[RECUR_MAX_LAYERS];   /* (T, B, in_l) after dropout */
+    const recur_real *x_in[RECUR_MAX_LAYERS]; /* layer l's input: layer_in[l], or layer_out[l-1] when no dropout applies */
     recur_real *in_mask[RECUR_MAX_LAYERS];    /* (T, B, in_l) dropout scale, NULL: none */
     recur_real *layer_out[RECUR_MAX_LAYERS];  /* (T, B, D*R) with the residual added */
     recur_real *dec_in, *dec_mask;            /* (T, B, D*R) */
+    const recur_real *dec_x;                  /* the decoder's input: dec_in, or the last layer_out without dropout */
     recur_real *logits, *dlogits;             /* (T, B, O) */
     double *lse;                              /* (T, B) log-sum-exp per row */
     recur_real *rowmax;                       /* (T, B) largest logit per row */
@@ -41,6 +44,34 @@ struct recur_run {
 };
 
 static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* The run's buffers: zeroed and 64-byte aligned like recur_alloc, but from
+ * calloc, which leaves large blocks to fresh (untouched) pages; a buffer
+ * that a pass never writes (the backward's, when a run only scores or
+ * generates) then costs no memory.  The block calloc returned is kept just
+ * below the aligned address. */
+static void *run_alloc(size_t n, size_t size)
+{
+    int ok = 1;
+    size_t bytes = recur_mul(n, size, &ok);
+    if (!ok || bytes > SIZE_MAX - 128)
+        return NULL;
+    char *raw = calloc(bytes + 64, 1);
+    if (!raw)
+        return NULL;
+    char *p = (char *)(((uintptr_t)raw + 64) & ~(uintptr_t)63);
+    memcpy(p - sizeof raw, &raw, sizeof raw);
+    return p;
+}
+
+static void run_free(void *p)
+{
+    if (!p)
+        return;
+    char *raw;
+    memcpy(&raw, (char *)p - sizeof raw, sizeof raw);
+    free(raw);
+}
 
 recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int max_B, recur_error *err)
 {
@@ -63,7 +94,7 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     int ok = 1;
 #define ALLOC(p, n)                                                                                   \
     do {                                                                                              \
-        (p) = recur_alloc((n), sizeof *(p));                                                          \
+        (p) = run_alloc((n), sizeof *(p));                                                            \
         if (!(p))                                                                                     \
             ok = 0;                                                                                   \
     } while (0)
@@ -150,22 +181,22 @@ void recur_run_free(recur_run *r)
     if (!r)
         return;
     for (int l = 0; l < RECUR_MAX_LAYERS; l++) {
-        recur_free(r->layer_in[l]);
-        recur_free(r->in_mask[l]);
-        recur_free(r->layer_out[l]);
+        run_free(r->layer_in[l]);
+        run_free(r->in_mask[l]);
+        run_free(r->layer_out[l]);
         for (int d = 0; d < 2; d++) {
             dir_buf *s = &r->dirs[l][d];
             /* the forward direction's x is a view of layer_in[l] */
             recur_real *bufs[] = {d == 1 ? s->x : NULL, s->act, s->hs, s->cs, s->tc, s->m, s->aux,
                                   s->dy, s->dgx, s->dgh, s->dhs, s->dx, s->dh, s->dc, s->tmp};
             for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-                recur_free(bufs[i]);
+                run_free(bufs[i]);
         }
     }
     void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse, r->rowmax,
                     r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack[0], r->wpack[1]};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
-        recur_free(rest[i]);
+        run_free(rest[i]);
     recur_free(r);
 }
 
@@ -297,9 +328,9 @@ static void decoder_forward(recur_run *r, int T, int B)
     const int O = m->cfg.output_size, DR = m->out_width;
     const size_t rows = (size_t)T * B;
     rows_job j = {r, (int)rows, O, 0};
-    par_run(0, bias_rows, &j);
-    recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_in, DR, m->params + m->dec_w, DR, 1, r->logits, O);
-    par_run(0, lse_rows, &j);
+    par_run_work((double)rows * O, bias_rows, &j);
+    recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_x, DR, m->params + m->dec_w, DR, 1, r->logits, O);
+    par_run_work((double)rows * O, lse_rows, &j);
     double total = 0;
     int64_t count = 0;
     for (size_t i = 0; i < rows; i++)
@@ -344,9 +375,9 @@ static void dir_forward(recur_run *r, const recur_batch *bt, int l, int d)
     dir_buf *s = &r->dirs[l][d];
     size_t k = (size_t)l * D + d;
     if (d == 0)
-        s->x = r->layer_in[l];
+        s->x = (recur_real *)r->x_in[l]; /* read only */
     else
-        reverse_within_lengths(s->x, r->layer_in[l], T, B, in, r->len, in, 0);
+        reverse_within_lengths(s->x, r->x_in[l], T, B, in, r->len, in, 0);
     if (bt->h0)
         memcpy(s->hs, bt->h0 + k * B * R, (size_t)B * R * sizeof(recur_real));
     else
@@ -470,12 +501,15 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     }
     for (int l = 0; l < L; l++) {
         int in = l == 0 ? in0 : DR;
-        if (l > 0)
-            memcpy(r->layer_in[l], r->layer_out[l - 1], TB * in * sizeof(recur_real));
         float p = l == 0 ? c->dropout_embed : c->rnn.dropout;
+        /* a layer reads the one below in place unless dropout changes it */
+        r->x_in[l] = l == 0 ? r->layer_in[0] : r->layer_out[l - 1];
         if (training && r->in_mask[l] && p > 0) {
+            if (l > 0)
+                memcpy(r->layer_in[l], r->layer_out[l - 1], TB * in * sizeof(recur_real));
             draw_mask(m, r->in_mask[l], TB * in, p);
             apply_mask(r->layer_in[l], r->in_mask[l], TB * in);
+            r->x_in[l] = r->layer_in[l];
         }
         recur_real *out = r->layer_out[l];
         dir_job dj = {r, bt, l, NULL, NULL, NULL};
@@ -485,10 +519,12 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
                 out[i] += r->layer_out[l - 1][i];
     }
     if (c->output_size > 0) {
-        memcpy(r->dec_in, r->layer_out[L - 1], TB * DR * sizeof(recur_real));
+        r->dec_x = r->layer_out[L - 1];
         if (training && r->dec_mask) {
+            memcpy(r->dec_in, r->layer_out[L - 1], TB * DR * sizeof(recur_real));
             draw_mask(m, r->dec_mask, TB * DR, c->dropout_output);
             apply_mask(r->dec_in, r->dec_mask, TB * DR);
+            r->dec_x = r->dec_in;
         }
         decoder_forward(r, T, B);
     } else {
@@ -523,9 +559,9 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
     if (r->has_targets && r->count > 0 && loss_scale != 0) {
         const int O = c->output_size;
         rows_job j = {r, (int)TB, O, loss_scale / (double)r->count};
-        par_run(0, dlogit_rows, &j);
+        par_run_work((double)TB * O, dlogit_rows, &j);
         cell_bias_backward(m->grads + m->dec_b, NULL, r->dlogits, (int)TB, O);
-        recur_gemm(1, 0, O, DR, (int)TB, 1, r->dlogits, O, r->dec_in, DR, 1, m->grads + m->dec_w, DR);
+        recur_gemm(1, 0, O, DR, (int)TB, 1, r->dlogits, O, r->dec_x, DR, 1, m->grads + m->dec_w, DR);
         recur_gemm(0, 0, (int)TB, DR, O, 1, r->dlogits, O, m->params + m->dec_w, DR, 0, dout, DR);
         if (r->dec_mask && r->training)
             apply_mask(dout, r->dec_mask, TB * DR);

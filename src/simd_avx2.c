@@ -66,6 +66,47 @@ TARGET static inline V v_exp(V x)
     return MUL(MUL(p, s1), s2);
 }
 
+/* exp in double as in simd_avx512.c; 2^n (n in -1076..1024 after the
+ * clamp) as two factors 2^h and 2^(n - h), h = n/2 toward zero, each a
+ * normal double. */
+TARGET static inline __m256d v_exp_pd(__m256d x)
+{
+    x = _mm256_min_pd(_mm256_set1_pd(709.5), _mm256_max_pd(_mm256_set1_pd(-746.0), x));
+    __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    __m256d p = _mm256_set1_pd(1.0 / 479001600.0);
+    static const double inv_fact[12] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                                        1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,    1.0 / 24.0,
+                                        1.0 / 6.0,        0.5,             1.0,            1.0};
+    for (int i = 0; i < 12; i++)
+        p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[i]));
+    __m256d h = _mm256_round_pd(_mm256_mul_pd(n, _mm256_set1_pd(0.5)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256i half = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
+    __m256i rest = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(_mm256_sub_pd(n, h)));
+    __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(half, _mm256_set1_epi64x(1023)), 52));
+    __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(rest, _mm256_set1_epi64x(1023)), 52));
+    return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
+}
+
+/* sum of exp(z - m) over z[0..n), z - m and exp in double */
+TARGET static double sum_exp_pd(const float *z, int n, float m)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), vm = _mm256_set1_pd((double)m);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        s0 = _mm256_add_pd(s0, v_exp_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + j)), vm)));
+        s1 = _mm256_add_pd(s1, v_exp_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + j + 4)), vm)));
+    }
+    __m256d a = _mm256_add_pd(s0, s1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    double sum = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; j < n; j++)
+        sum += exp((double)z[j] - (double)m);
+    return sum;
+}
+
 #include "simd_kernels.inc"
 
 /* sum of squares in double lanes */

@@ -51,6 +51,39 @@ TARGET static inline V v_exp(V x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* exp in double: x = n ln2 + r (ln2 in two parts), exp(r) by its Taylor
+ * series to r^12/12! (error below 2e-16 for |r| <= ln2/2), 2^n by scalef. */
+TARGET static inline __m512d v_exp_pd(__m512d x)
+{
+    x = _mm512_min_pd(_mm512_set1_pd(709.5), _mm512_max_pd(_mm512_set1_pd(-746.0), x));
+    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+    __m512d p = _mm512_set1_pd(1.0 / 479001600.0);
+    static const double inv_fact[12] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                                        1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,    1.0 / 24.0,
+                                        1.0 / 6.0,        0.5,             1.0,            1.0};
+    for (int i = 0; i < 12; i++)
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[i]));
+    return _mm512_scalef_pd(p, n);
+}
+
+/* sum of exp(z - m) over z[0..n), z - m and exp in double */
+TARGET static double sum_exp_pd(const float *z, int n, float m)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vm = _mm512_set1_pd((double)m);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        s0 = _mm512_add_pd(s0, v_exp_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(z + j)), vm)));
+        s1 = _mm512_add_pd(s1, v_exp_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(z + j + 8)), vm)));
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; j < n; j++)
+        sum += exp((double)z[j] - (double)m);
+    return sum;
+}
+
 #include "simd_kernels.inc"
 
 /* sum of squares in double lanes */

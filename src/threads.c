@@ -179,6 +179,8 @@ void par_run(int want, par_fn fn, void *ctx)
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }
 
+void par_run_work(double work, par_fn fn, void *ctx) { par_run(work >= PAR_MIN_WORK ? 0 : 1, fn, ctx); }
+
 void par_barrier(void)
 {
     int nt = run_nt;

@@ -24,6 +24,10 @@ void par_set_num_threads(int n);
 /* Runs fn(ctx, tid, nt) for tid = 0..nt-1 and returns when all are done;
  * nt = min(want, pool size), want <= 0: the pool size. */
 void par_run(int want, par_fn fn, void *ctx);
+/* par_run on all threads when the job touches at least PAR_MIN_WORK
+ * elements, else on the calling thread (waking the pool costs more). */
+#define PAR_MIN_WORK 32768
+void par_run_work(double work, par_fn fn, void *ctx);
 /* Inside a par_run function: waits for all nt threads of the run. */
 void par_barrier(void);
 /* 1 inside a par_run function (on any of its threads). */
