@@ -55,7 +55,10 @@ typedef struct recur_error {
     char msg[512];
 } recur_error;
 
-/* Number of threads for matrix products (OpenBLAS).  <= 0 keeps the default. */
+/* Threads of recur's own pool (matrix products, element-wise kernels, the two
+ * directions of a bidirectional layer); OpenBLAS itself is kept at one thread
+ * so the two never compete.  <= 0 keeps the default: OPENBLAS_NUM_THREADS if
+ * set, else the number of cores. */
 void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
