@@ -128,6 +128,10 @@ int main(int argc, char **argv)
     int T = gen ? 1 : steps, B = gen ? 1 : batch;
     if (recur_model_create(&m, &cfg, 1, &err) || recur_run_create(&r, m, T, B, &err))
         die("setup", err.msg);
+    /* generation with fixed weights: the first layer's input products from a
+     * table (what recur lm sample does for a character model) */
+    if (gen && recur_run_cache_input_projection(r, 1))
+        die("cache", recur_run_errmsg(r));
     recur_optim *o = NULL;
     recur_optim_config oc;
     recur_optim_config_default(&oc, RECUR_OPTIM_SGD);

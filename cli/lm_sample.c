@@ -247,6 +247,13 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
         fprintf(stderr, "recur lm sample: %s\n", err.msg);
         goto done;
     }
+    /* a table of the first layer's input products no bigger than W_ih itself
+     * (character models): each step then reads a quarter less memory */
+    const recur_model_config *mc = recur_model_get_config(m);
+    if (V <= mc->rnn.input_size && recur_run_cache_input_projection(run, 1) != RECUR_OK) {
+        fprintf(stderr, "recur lm sample: %s\n", recur_run_errmsg(run));
+        goto done;
+    }
     if (feed(run, max_T, ctx, nctx, h, c, hs, cs, lstm, 1, logits, V))
         goto done;
     for (long long i = 0; i < g->length && !stopped; i++) {

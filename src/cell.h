@@ -31,6 +31,8 @@ typedef struct dir_buf {
     recur_real *dc;   /* (B, H) running dc; holds dc0 after backward */
     recur_real *tmp;  /* (B, G*H) scratch */
     recur_real *wpack; /* the run's packed W_hh (gemm.h), NULL when products are not packed */
+    const recur_real *in_table; /* (V, G*H) e_v W_ih^T per token, or NULL: multiply (layer 0, inference) */
+    const int32_t *in_tok;      /* (T, B) token per row of x when in_table is set, -1: none */
     int packed;        /* 1 while the pass running uses wpack */
 } dir_buf;
 
@@ -45,7 +47,8 @@ static inline int step_active(const int32_t *len, int t, int b) { return t < len
 static inline recur_real sigm(recur_real x) { return (recur_real)1 / ((recur_real)1 + R_EXP(-x)); }
 
 /* out (T, B, G*H) = X W_ih^T + b_ih (+ b_hh on the first fold_rows gate
- * rows) for all T*B rows; uses s->tmp. */
+ * rows) for all T*B rows; uses s->tmp.  With s->in_table the product of
+ * each row is read from the table instead. */
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
                            int fold_rows, recur_real *out);
 /* From dgx: dW_ih += dgx^T X, dx = dgx W_ih. */

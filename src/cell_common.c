@@ -10,7 +10,9 @@
 
 typedef struct fill_job {
     recur_real *out;
-    const recur_real *bias; /* (G) */
+    const recur_real *bias;  /* (G) */
+    const recur_real *table; /* (V, G) products per token, or NULL */
+    const int32_t *tok;      /* (rows) with table: token of each row, -1: none */
     int G;
     int rows;
 } fill_job;
@@ -20,8 +22,13 @@ static void fill_part(void *ctx, int tid, int nt)
     const fill_job *j = ctx;
     int lo, hi;
     par_split(j->rows, tid, nt, 1, &lo, &hi);
-    for (int r = lo; r < hi; r++)
-        memcpy(j->out + (size_t)r * j->G, j->bias, (size_t)j->G * sizeof(recur_real));
+    for (int r = lo; r < hi; r++) {
+        recur_real *o = j->out + (size_t)r * j->G;
+        memcpy(o, j->bias, (size_t)j->G * sizeof(recur_real));
+        /* bias + product, the same sum the product into the bias makes */
+        if (j->table && j->tok[r] >= 0)
+            vec_add(o, j->table + (size_t)j->tok[r] * j->G, (size_t)j->G);
+    }
 }
 
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, int fold_rows,
@@ -32,9 +39,10 @@ void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *
     recur_real *bias = s->tmp; /* (B, G) scratch, G used here */
     for (int j = 0; j < G; j++)
         bias[j] = b_ih[j] + (j < fold_rows ? b_hh[j] : 0);
-    fill_job f = {out, bias, G, T * B};
+    fill_job f = {out, bias, s->in_table, s->in_tok, G, T * B};
     par_run_work((double)T * B * G, fill_part, &f);
-    recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
+    if (!s->in_table)
+        recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
 }
 
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B)

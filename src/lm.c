@@ -331,6 +331,11 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
     if ((st = recur_run_create(&prun, m, chunk, 1, err)) != RECUR_OK ||
         (st = recur_run_create(&run, m, 1, K, err)) != RECUR_OK)
         goto done;
+    /* the steps' input products from a table when it is no bigger than W_ih */
+    if (V <= m->cfg.rnn.input_size && (st = recur_run_cache_input_projection(run, 1)) != RECUR_OK) {
+        recur_error_set(err, st, "beam search: %s", recur_run_errmsg(run));
+        goto done;
+    }
     if ((st = run_stream(prun, &d, chunk, prime, (size_t)n_prime, 0, h, c, 1, NULL, logits,
                          NULL, err)) != RECUR_OK)
         goto done;

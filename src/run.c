@@ -38,6 +38,8 @@ struct recur_run {
     recur_real *hn, *cn, *dh0, *dc0;          /* (L*D, B, R or H) */
     recur_real *d_inputs;                     /* (T, B, in_0) */
     recur_real *wpack[2];                     /* packed W_hh of the layer running, per direction (gemm.h) */
+    recur_real *in_table[2];                  /* (V, G) layer 0's e_v W_ih^T per direction, or NULL */
+    int32_t *tok_rev;                         /* (T, B) tokens reversed within lengths, with in_table */
     int has_targets;
     int64_t count;
     double loss;
@@ -194,10 +196,43 @@ void recur_run_free(recur_run *r)
         }
     }
     void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse, r->rowmax,
-                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack[0], r->wpack[1]};
+                    r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack[0], r->wpack[1],
+                    r->in_table[0], r->in_table[1], r->tok_rev};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         run_free(rest[i]);
     recur_free(r);
+}
+
+recur_status recur_run_cache_input_projection(recur_run *r, int on)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    for (int d = 0; d < 2; d++) {
+        run_free(r->in_table[d]);
+        r->in_table[d] = NULL;
+    }
+    run_free(r->tok_rev);
+    r->tok_rev = NULL;
+    if (!on)
+        return RECUR_OK;
+    if (c->vocab_size <= 0 || c->rnn.num_layers <= 0)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG,
+                            "cache input projection: the model has no embedding feeding a recurrent layer");
+    const int V = c->vocab_size, E = c->rnn.input_size, G = m->gates * c->rnn.hidden_size;
+    for (int d = 0; d < m->dirs; d++)
+        if (!(r->in_table[d] = run_alloc((size_t)V * G, sizeof(recur_real))))
+            goto nomem;
+    if (m->dirs == 2 && !(r->tok_rev = run_alloc((size_t)r->max_T * r->max_B, sizeof(int32_t))))
+        goto nomem;
+    /* one token at a time: the same one-row product a batch of one makes */
+    for (int d = 0; d < m->dirs; d++)
+        for (int v = 0; v < V; v++)
+            recur_gemm_serial(0, 1, 1, G, E, 1, m->params + m->emb_w + (size_t)v * E, E,
+                              m->params + m->cells[0][d].w_ih, E, 0, r->in_table[d] + (size_t)v * G, G);
+    return RECUR_OK;
+nomem:
+    recur_run_cache_input_projection(r, 0);
+    return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "cache input projection: out of memory for %d x %d values", V, G);
 }
 
 const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
@@ -378,6 +413,17 @@ static void dir_forward(recur_run *r, const recur_batch *bt, int l, int d)
         s->x = (recur_real *)r->x_in[l]; /* read only */
     else
         reverse_within_lengths(s->x, r->x_in[l], T, B, in, r->len, in, 0);
+    s->in_table = NULL;
+    if (l == 0 && r->in_table[d] && !r->training) { /* x holds embeddings without dropout */
+        s->in_table = r->in_table[d];
+        s->in_tok = r->tokens;
+        if (d == 1) {
+            for (int t = 0; t < T; t++)
+                for (int b = 0; b < B; b++)
+                    r->tok_rev[(size_t)t * B + b] = t < r->len[b] ? r->tokens[(size_t)(r->len[b] - 1 - t) * B + b] : -1;
+            s->in_tok = r->tok_rev;
+        }
+    }
     if (bt->h0)
         memcpy(s->hs, bt->h0 + k * B * R, (size_t)B * R * sizeof(recur_real));
     else
