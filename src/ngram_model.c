@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "internal.h"
 #include "ngram_internal.h"
 
@@ -459,37 +460,17 @@ recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur
     err->msg[0] = '\0';
     if (!m || !arpa_path)
         return recur_error_set(err, RECUR_ERR_ARG, "ngram save: model and path are required");
-    size_t len = strlen(arpa_path) + 16;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return recur_error_set(err, RECUR_ERR_NOMEM, "ngram save: out of memory");
-    snprintf(tmp, len, "%s.tmp.XXXXXX", arpa_path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
+    atomic_file af;
+    char msg[RECUR_ERRMSG_LEN];
+    if (atomic_file_open(&af, arpa_path, msg, sizeof msg) != 0)
+        return recur_error_set(err, RECUR_ERR_IO, "ngram save: %s", msg);
+    if (save_entries(m, af.f) != 0) {
+        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s: %s", af.tmp, strerror(errno));
+        atomic_file_abort(&af);
         return st;
     }
-    FILE *f = NULL;
-    if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w")) || save_entries(m, f) != 0 || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0) {
-        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s: %s", tmp, strerror(errno));
-        if (f)
-            fclose(f);
-        else
-            close(fd);
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    if (fclose(f) != 0 || rename(tmp, arpa_path) != 0) {
-        recur_status st =
-            recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s as %s: %s", tmp, arpa_path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
+    if (atomic_file_commit(&af, msg, sizeof msg) != 0)
+        return recur_error_set(err, RECUR_ERR_IO, "ngram save: %s", msg);
     return RECUR_OK;
 }
 

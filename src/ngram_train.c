@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "internal.h"
 #include "ngram_internal.h"
 
@@ -593,8 +594,8 @@ recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
     t.dir = cfg->tmp_dir;
     t.err = err;
     t.stats = stats;
-    char *tmp = NULL, *arpa_buf = NULL;
-    int fd = -1;
+    char *arpa_buf = NULL;
+    atomic_file af = {0};
     recur_status st = ng_vocab_init(&t.vocab, err);
     if (st)
         return st;
@@ -608,32 +609,13 @@ recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
     stats->vocab_size = t.V;
 
     /* The ARPA file: a temporary file beside the target, renamed at the end. */
-    size_t len = strlen(arpa_path) + 16;
-    tmp = malloc(len);
-    if (!tmp) {
-        st = recur_error_set(err, RECUR_ERR_NOMEM, "ngram train: out of memory");
+    char msg[RECUR_ERRMSG_LEN];
+    if (atomic_file_open(&af, arpa_path, msg, sizeof msg) != 0) {
+        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: %s", msg);
         goto done;
     }
-    snprintf(tmp, len, "%s.tmp.XXXXXX", arpa_path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto done;
-    }
-    t.arpa_tmp = tmp;
-    /* mkstemp makes the file private; a model is an ordinary output file. */
-    if (fchmod(fd, 0644) != 0) {
-        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: chmod %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    t.arpa = fdopen(fd, "w");
-    if (!t.arpa) {
-        st = arpa_error(&t);
-        goto done;
-    }
-    fd = -1;
+    t.arpa = af.f;
+    t.arpa_tmp = af.tmp;
     arpa_buf = malloc(1u << 20);
     if (arpa_buf)
         setvbuf(t.arpa, arpa_buf, _IOFBF, 1u << 20);
@@ -648,33 +630,17 @@ recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
         }
     if ((st = estimate(&t)))
         goto done;
-    if (fprintf(t.arpa, "\n\\end\\\n") < 0 || fflush(t.arpa) != 0 || fsync(fileno(t.arpa)) != 0) {
+    if (fprintf(t.arpa, "\n\\end\\\n") < 0) {
         st = arpa_error(&t);
         goto done;
     }
-    int rc = fclose(t.arpa);
     t.arpa = NULL;
-    if (rc != 0) {
-        st = arpa_error(&t);
-        goto done;
-    }
-    if (rename(tmp, arpa_path) != 0) {
-        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: renaming %s to %s: %s", tmp, arpa_path,
-                             strerror(errno));
-        goto done;
-    }
-    free(tmp);
-    tmp = NULL;
+    if (atomic_file_commit(&af, msg, sizeof msg) != 0)
+        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: %s", msg);
 
 done:
     if (t.arpa)
-        fclose(t.arpa);
-    if (fd >= 0)
-        close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
+        atomic_file_abort(&af);
     for (int k = 0; k <= RECUR_NGRAM_MAX_ORDER; k++) {
         ng_recfile_close(&t.raw[k]);
         ng_recfile_close(&t.level[k]);

@@ -16,6 +16,8 @@
  */
 #include "safetensors.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -880,89 +882,9 @@ static char *build_header(const st_writer *w)
     return s;
 }
 
-/* The process umask, read without changing it (umask(2) would race other
- * threads creating files); -1 when unknown. */
-static int current_umask(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    int mask = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "Umask:", 6) == 0) {
-            char *end;
-            long v = strtol(line + 6, &end, 8);
-            if (end != line + 6 && v >= 0 && v <= 0777)
-                mask = (int)v;
-            break;
-        }
-    fclose(f);
-    return mask;
-}
-
-/* mkstemp makes 0600 files: give the result the mode the target has, or a new
- * file's usual 0666 & ~umask; stay at 0600 when neither is known. */
-static int set_mode(int fd, const char *path)
-{
-    struct stat sb;
-    mode_t mode;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        mode = sb.st_mode & 07777;
-    } else {
-        int mask = current_umask();
-        if (mask < 0)
-            return 0;
-        mode = 0666 & ~(mode_t)mask;
-    }
-    return fchmod(fd, mode);
-}
-
 static int write_all(FILE *f, const void *p, size_t n)
 {
     return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
-/* Writes the whole file to fd (a fresh temporary file standing in for path),
- * syncs and closes it.  On failure returns -1 with errno and *step saying
- * what failed; fd is closed either way. */
-static int write_file(int fd, const char *path, const st_writer *w, const char *hdr, size_t hlen,
-                      const char **step)
-{
-    static const char spaces[8] = "       ";
-    size_t pad = (8 - hlen % 8) % 8;
-    unsigned char lenbuf[8];
-    for (int i = 0; i < 8; i++)
-        lenbuf[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
-
-    *step = "set the mode of";
-    FILE *f = NULL;
-    if (set_mode(fd, path) == 0) {
-        *step = "open";
-        f = fdopen(fd, "wb");
-    }
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    *step = "write";
-    int bad = write_all(f, lenbuf, 8) || write_all(f, hdr, hlen) || write_all(f, spaces, pad);
-    for (int i = 0; !bad && i < w->n; i++)
-        bad = write_all(f, w->t[i].data, w->t[i].nbytes);
-    bad = bad || fflush(f) != 0;
-    if (!bad) {
-        *step = "sync";
-        bad = fsync(fileno(f)) != 0;
-    }
-    int e = errno;
-    if (fclose(f) != 0 && !bad) {
-        *step = "close";
-        return -1;
-    }
-    errno = e;
-    return bad ? -1 : 0;
 }
 
 recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t errlen)
@@ -982,65 +904,24 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
     }
     size_t hlen = strlen(hdr);
 
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof suffix);
-    char *dir = malloc(plen + 2);
-    if (!tmp || !dir) {
+    atomic_file af;
+    if (atomic_file_open(&af, path, err, errlen) != 0) {
         free(hdr);
-        free(tmp);
-        free(dir);
-        seterr(err, errlen, "out of memory writing '%.300s'", path);
-        return RECUR_ERR_NOMEM;
+        return RECUR_ERR_IO;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-    /* the folder to sync: everything before the last '/', "/" or "." */
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-
-    recur_status st = RECUR_ERR_IO;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        seterr(err, errlen, "cannot create a temporary file for '%.300s': %s", path, strerror(errno));
-        goto out;
-    }
-    const char *step;
-    if (write_file(fd, path, w, hdr, hlen, &step) != 0) {
-        int e = errno;
-        unlink(tmp);
-        seterr(err, errlen, "cannot %s '%.300s' (temporary file of '%.300s'): %s", step, tmp, path,
-               strerror(e));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        seterr(err, errlen, "cannot rename '%.300s' to '%.300s': %s", tmp, path, strerror(e));
-        goto out;
-    }
-    /* the rename itself is durable only once the folder is synced */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL)) {
-        int e = errno;
-        if (dfd >= 0)
-            close(dfd);
-        seterr(err, errlen, "'%.300s' was written but syncing its folder '%.300s' failed: %s", path, dir,
-               strerror(e));
-        goto out;
-    }
-    close(dfd);
-    st = RECUR_OK;
-out:
+    static const char spaces[8] = "       ";
+    size_t pad = (8 - hlen % 8) % 8;
+    unsigned char lenbuf[8];
+    for (int i = 0; i < 8; i++)
+        lenbuf[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
+    int bad = write_all(af.f, lenbuf, 8) || write_all(af.f, hdr, hlen) || write_all(af.f, spaces, pad);
+    for (int i = 0; !bad && i < w->n; i++)
+        bad = write_all(af.f, w->t[i].data, w->t[i].nbytes);
     free(hdr);
-    free(tmp);
-    free(dir);
-    return st;
+    if (bad) {
+        seterr(err, errlen, "cannot write '%.300s' (temporary file of '%.300s'): %s", af.tmp, path, strerror(errno));
+        atomic_file_abort(&af);
+        return RECUR_ERR_IO;
+    }
+    return atomic_file_commit(&af, err, errlen) == 0 ? RECUR_OK : RECUR_ERR_IO;
 }
