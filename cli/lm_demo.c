@@ -13,31 +13,9 @@
 #include <sys/stat.h>
 
 #include "lm.h"
+#include "strbuf.h"
 
 int lm_cmd_demo(int argc, char **argv);
-
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 1 << 16;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns)
-            return -1;
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return 0;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -51,7 +29,7 @@ static int has_suffix(const char *s, const char *suf)
 }
 
 /* Splits one fortune file into fortunes; each goes to train or valid. */
-static int add_file(const char *text, size_t len, sbuf *train, sbuf *valid, long *count)
+static int add_file(const char *text, size_t len, strbuf *train, strbuf *valid, long *count)
 {
     size_t i = 0, start = 0;
     while (i <= len) {
@@ -62,9 +40,9 @@ static int add_file(const char *text, size_t len, sbuf *train, sbuf *valid, long
         if (sep) {
             size_t end = e == len ? len : i;
             if (end > start) {
-                sbuf *dst = (++*count % 200 == 0) ? valid : train;
-                if (sb_add(dst, text + start, end - start) ||
-                    (text[end - 1] != '\n' && sb_add(dst, "\n", 1)) || sb_add(dst, "\n", 1))
+                strbuf *dst = (++*count % 200 == 0) ? valid : train;
+                if (strbuf_add(dst, text + start, end - start) ||
+                    (text[end - 1] != '\n' && strbuf_add(dst, "\n", 1)) || strbuf_add(dst, "\n", 1))
                     return -1;
             }
             start = e + 1;
@@ -129,7 +107,7 @@ int lm_cmd_demo(int argc, char **argv)
     closedir(d);
     if (nn)
         qsort(names, nn, sizeof *names, cmp_str);
-    sbuf train = {0}, valid = {0};
+    strbuf train = {0}, valid = {0};
     long fortunes = 0;
     int files = 0;
     for (size_t i = 0; i < nn; i++) {
@@ -216,7 +194,7 @@ done:
     for (size_t i = 0; i < nn; i++)
         free(names[i]);
     free(names);
-    free(train.s);
-    free(valid.s);
+    strbuf_free(&train);
+    strbuf_free(&valid);
     return rc;
 }

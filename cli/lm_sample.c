@@ -15,33 +15,11 @@
 #include <unistd.h>
 
 #include "lm.h"
+#include "strbuf.h"
 
 int lm_cmd_sample(int argc, char **argv);
 
 /* The output so far, to find --stop and to know where words start. */
-typedef struct outbuf {
-    char *s;
-    size_t n, cap;
-} outbuf;
-
-static int ob_add(outbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap : 256);
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns)
-            return -1;
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return 0;
-}
-
 /* Text of one generated token (with its separator) into piece. */
 static size_t token_text(const recur_vocab *v, int32_t id, int at_line_start, char *piece,
                          size_t cap)
@@ -146,7 +124,7 @@ static int feed(recur_run *run, int max_T, const int32_t *ids, size_t n, recur_r
     return 0;
 }
 
-static int emit(FILE *out, outbuf *ob, const recur_vocab *v, int32_t id, const char *stop,
+static int emit(FILE *out, strbuf *ob, const recur_vocab *v, int32_t id, const char *stop,
                 int *stopped)
 {
     char piece[1024];
@@ -155,7 +133,7 @@ static int emit(FILE *out, outbuf *ob, const recur_vocab *v, int32_t id, const c
     if (k >= sizeof piece)
         k = sizeof piece - 1;
     size_t before = ob->n;
-    if (ob_add(ob, piece, k)) {
+    if (strbuf_add(ob, piece, k)) {
         fprintf(stderr, "recur lm sample: out of memory\n");
         return 1;
     }
@@ -191,7 +169,7 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
     recur_real *logits = calloc((size_t)V, sizeof *logits);
     recur_run *run = NULL;
     recur_sampler *smp = NULL;
-    outbuf ob = {0};
+    strbuf ob = {0};
     int rc = 1, stopped = 0;
     recur_error err = {0};
     if (!h || !c || !logits) {
@@ -201,7 +179,7 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
     /* echo the prime as given */
     if (g->prime && *g->prime) {
         fputs(g->prime, out);
-        if (ob_add(&ob, g->prime, strlen(g->prime)))
+        if (strbuf_add(&ob, g->prime, strlen(g->prime)))
             goto done;
     }
     if (g->beam > 0) {
@@ -278,7 +256,7 @@ done:
     free(h);
     free(c);
     free(logits);
-    free(ob.s);
+    strbuf_free(&ob);
     recur_run_free(run);
     recur_sampler_free(smp);
     return rc;
