@@ -275,8 +275,13 @@ static void pack_b(const float *B, int ldb, int p0, int j0, int kc, int nc, floa
     }
 }
 
+/* Products of at most SMALL_M rows (the recurrent product of a batch) run
+ * each B panel against all row tiles while it is in L1: B, the weight
+ * matrix, is read once per product instead of once per tile. */
+#define SMALL_M (4 * MR)
+
 /* Per-thread packing buffers, 64-byte aligned, sized for the largest blocks. */
-static _Thread_local float abuf[MR * KC] __attribute__((aligned(64)));
+static _Thread_local float abuf[SMALL_M * KC] __attribute__((aligned(64)));
 static _Thread_local float bbuf[NC * KC] __attribute__((aligned(64)));
 
 /* The K-deep slices: at most KC, and no thin last slice. */
@@ -288,34 +293,61 @@ static inline int slice(int K, int p0)
     return kc;
 }
 
+/* Row tile ip of op(A)[.., p0..p0+kc): a full tile of A is read in place
+ * (rows layout); A^T and edge tiles are packed (zero-padded) at out. */
+static int a_tile(int trans_a, int M, int ip, int kc, const float *A, int lda, int p0, float *out, const float **a,
+                  ptrdiff_t *as)
+{
+    int mr = M - ip < MR ? M - ip : MR;
+    if (mr < MR || trans_a) {
+        pack_a(trans_a, A, lda, ip, p0, mr, kc, out);
+        *a = out;
+        *as = MR;
+        return 0;
+    }
+    *a = A + (size_t)ip * lda + p0;
+    *as = lda;
+    return 1;
+}
+
+static inline void tile(int rows, int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
+                        int ldc, int mr, int nr, int acc)
+{
+    if (rows)
+        kernel_rows(kc, a, as, b, bs, c, ldc, nr, acc);
+    else
+        kernel_strided(kc, a, as, b, bs, c, ldc, mr, nr, acc);
+}
+
 /* C[0..M, 0..nc) (+)= op(A)[.., p0..p0+kc) times a kc x nc block of B whose
  * NR-wide panel p starts at bp + p*bpanel, rows bs apart. */
 static void macro(int trans_a, int M, int nc, int kc, const float *A, int lda, int p0, const float *bp, ptrdiff_t bs,
                   ptrdiff_t bpanel, int acc, float *C, int ldc)
 {
-    for (int ip = 0; ip < M; ip += MR) {
-        int mr = M - ip < MR ? M - ip : MR;
-        /* full panels of A read in place; A^T and edge panels are packed
-         * (zero-padded) */
-        const float *a;
-        ptrdiff_t as;
-        int rows = 0;
-        if (mr < MR || trans_a) {
-            pack_a(trans_a, A, lda, ip, p0, mr, kc, abuf);
-            a = abuf;
-            as = MR;
-        } else {
-            a = A + (size_t)ip * lda + p0;
-            as = lda;
-            rows = 1;
-        }
+    if (M <= SMALL_M) {
+        const float *a[SMALL_M / MR];
+        ptrdiff_t as[SMALL_M / MR];
+        int rows[SMALL_M / MR], tiles = 0;
+        for (int ip = 0; ip < M; ip += MR, tiles++)
+            rows[tiles] = a_tile(trans_a, M, ip, kc, A, lda, p0, abuf + (size_t)ip * kc, &a[tiles], &as[tiles]);
         for (int jp = 0; jp < nc; jp += NR) {
             int nr = nc - jp < NR ? nc - jp : NR;
-            float *c = C + (size_t)ip * ldc + jp;
-            if (rows)
-                kernel_rows(kc, a, as, bp + (jp / NR) * bpanel, bs, c, ldc, nr, acc);
-            else
-                kernel_strided(kc, a, as, bp + (jp / NR) * bpanel, bs, c, ldc, mr, nr, acc);
+            for (int t = 0; t < tiles; t++) {
+                int mr = M - t * MR < MR ? M - t * MR : MR;
+                tile(rows[t], kc, a[t], as[t], bp + (jp / NR) * bpanel, bs, C + (size_t)t * MR * ldc + jp, ldc, mr,
+                     nr, acc);
+            }
+        }
+        return;
+    }
+    for (int ip = 0; ip < M; ip += MR) {
+        int mr = M - ip < MR ? M - ip : MR;
+        const float *a;
+        ptrdiff_t as;
+        int rows = a_tile(trans_a, M, ip, kc, A, lda, p0, abuf, &a, &as);
+        for (int jp = 0; jp < nc; jp += NR) {
+            int nr = nc - jp < NR ? nc - jp : NR;
+            tile(rows, kc, a, as, bp + (jp / NR) * bpanel, bs, C + (size_t)ip * ldc + jp, ldc, mr, nr, acc);
         }
     }
 }
