@@ -62,6 +62,24 @@
     }                                                                                                  \
     __m512 acc[MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
                          {c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {cAa, cAb}, {cBa, cBb}};
+/* The same for a tile of at most 8 rows (the edge of a batch of 20 or 32):
+ * no FMAs on zero padding. */
+#define KERNEL_BODY8(LOAD0, LOAD1, ADVANCE)                                                            \
+    __m512 c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps(), c1a = _mm512_setzero_ps();           \
+    __m512 c1b = _mm512_setzero_ps(), c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps();           \
+    __m512 c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps(), c4a = _mm512_setzero_ps();           \
+    __m512 c4b = _mm512_setzero_ps(), c5a = _mm512_setzero_ps(), c5b = _mm512_setzero_ps();           \
+    __m512 c6a = _mm512_setzero_ps(), c6b = _mm512_setzero_ps(), c7a = _mm512_setzero_ps();           \
+    __m512 c7b = _mm512_setzero_ps();                                                                  \
+    for (int k = 0; k < kc; k++) {                                                                     \
+        __m512 b0 = LOAD0, b1 = LOAD1;                                                                 \
+        ROW(0, c0a, c0b); ROW(1, c1a, c1b); ROW(2, c2a, c2b); ROW(3, c3a, c3b);                        \
+        ROW(4, c4a, c4b); ROW(5, c5a, c5b); ROW(6, c6a, c6b); ROW(7, c7a, c7b);                        \
+        ADVANCE;                                                                                       \
+        b += bs;                                                                                       \
+    }                                                                                                  \
+    __m512 acc[MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
+                         {c6a, c6b}, {c7a, c7b}};
 
 AVX512 static inline __attribute__((always_inline)) void store_tile(__m512 acc[MR][2], float *c, ptrdiff_t ldc,
                                                                     int mr, __mmask16 m0, __mmask16 m1,
@@ -100,6 +118,24 @@ AVX512 static void kernel_strided(int kc, const float *a, ptrdiff_t as, const fl
         store_tile(acc, c, ldc, mr, m0, m1, accumulate);
     }
 }
+
+#define KERNEL8(LOADS, ADVANCE) KERNEL8_2(LOADS, ADVANCE)
+#define KERNEL8_2(L0, L1, ADVANCE) KERNEL_BODY8(L0, L1, ADVANCE)
+AVX512 static void kernel_strided8(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
+                                   ptrdiff_t ldc, int mr, int nr, int accumulate)
+{
+    MASKS(nr)
+    if (nr == NR) {
+        KERNEL8(FULL_LOADS, a += as)
+        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
+    } else {
+        KERNEL8(MASK_LOADS, a += as)
+        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
+    }
+}
+#undef KERNEL8
+#undef KERNEL8_2
+#undef KERNEL_BODY8
 #undef AELEM
 
 /* rows i = 3g + r at q[g][r*as]: four row pointers and one index register */
@@ -315,6 +351,8 @@ static inline void tile(int rows, int kc, const float *a, ptrdiff_t as, const fl
 {
     if (rows)
         kernel_rows(kc, a, as, b, bs, c, ldc, nr, acc);
+    else if (mr <= 8)
+        kernel_strided8(kc, a, as, b, bs, c, ldc, mr, nr, acc);
     else
         kernel_strided(kc, a, as, b, bs, c, ldc, mr, nr, acc);
 }
