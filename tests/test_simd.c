@@ -325,7 +325,8 @@ static void test_gemm(void **state)
     (void)state;
     const int sizes[][3] = {{1, 1, 1},    {1, 65, 512},  {3, 37, 650},  {4, 64, 17},   {5, 33, 16},
                             {12, 32, 320}, {13, 31, 321}, {20, 100, 641}, {25, 97, 700}, {37, 1030, 50},
-                            {130, 70, 33}, {11, 2100, 9}};
+                            {130, 70, 33}, {11, 2100, 9}, {32, 64, 700}, {48, 40, 30}, {49, 33, 20},
+                            {8, 45, 19}};
     const int n_sizes = (int)(sizeof sizes / sizeof *sizes);
     int top = max_level(), own = top == SIMD_AVX512;
     for (int si = 0; si < n_sizes; si++) {
