@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cell.h"
+#include "dropout.h"
 #include "gemm.h"
 #include "simd.h"
 #include "threads.h"
@@ -244,12 +245,10 @@ const recur_real *recur_run_d_inputs(const recur_run *r) { return r->d_inputs; }
 const recur_real *recur_run_d_h0(const recur_run *r) { return r->dh0; }
 const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
 
-/* Inverted dropout: scale = 0 with probability p, else 1/(1-p). */
-static void draw_mask(recur_model *m, recur_real *mask, size_t n, float p)
+static void dropout_forward(recur_model *m, recur_real *mask, recur_real *dst, const recur_real *src, size_t n,
+                            float p)
 {
-    recur_real keep = (recur_real)(1.0 / (1.0 - p));
-    for (size_t i = 0; i < n; i++)
-        mask[i] = rng_uniform(&m->rng) < p ? 0 : keep;
+    dropout_draw(rng_next(&m->rng), p, mask, dst, src, n);
 }
 
 static void apply_mask(recur_real *x, const recur_real *mask, size_t n)
@@ -551,10 +550,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
         /* a layer reads the one below in place unless dropout changes it */
         r->x_in[l] = l == 0 ? r->layer_in[0] : r->layer_out[l - 1];
         if (training && r->in_mask[l] && p > 0) {
-            if (l > 0)
-                memcpy(r->layer_in[l], r->layer_out[l - 1], TB * in * sizeof(recur_real));
-            draw_mask(m, r->in_mask[l], TB * in, p);
-            apply_mask(r->layer_in[l], r->in_mask[l], TB * in);
+            dropout_forward(m, r->in_mask[l], r->layer_in[l], l > 0 ? r->layer_out[l - 1] : r->layer_in[0], TB * in,
+                            p);
             r->x_in[l] = r->layer_in[l];
         }
         recur_real *out = r->layer_out[l];
@@ -567,9 +564,7 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     if (c->output_size > 0) {
         r->dec_x = r->layer_out[L - 1];
         if (training && r->dec_mask) {
-            memcpy(r->dec_in, r->layer_out[L - 1], TB * DR * sizeof(recur_real));
-            draw_mask(m, r->dec_mask, TB * DR, c->dropout_output);
-            apply_mask(r->dec_in, r->dec_mask, TB * DR);
+            dropout_forward(m, r->dec_mask, r->dec_in, r->layer_out[L - 1], TB * DR, c->dropout_output);
             r->dec_x = r->dec_in;
         }
         decoder_forward(r, T, B);

@@ -1,0 +1,20 @@
+/*
+ * dropout.h - inverted dropout masks, drawn on recur's threads.
+ *
+ * mask[i] = 0 with probability p, else 1/(1-p), and dst[i] = src[i] *
+ * mask[i] (dst may be src).  Element pair q takes its two 32-bit uniforms
+ * from one SplitMix64 output for key + (q+1) * golden gamma, so the mask
+ * depends only on key (one word of the model's generator), never on the
+ * number of threads that draw it.
+ */
+#ifndef RECUR_DROPOUT_H
+#define RECUR_DROPOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+void dropout_draw(uint64_t key, float p, recur_real *mask, recur_real *dst, const recur_real *src, size_t n);
+
+#endif
