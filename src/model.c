@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "threads.h"
 
 void recur_model_config_default(recur_model_config *cfg)
 {
@@ -177,7 +178,24 @@ size_t recur_model_num_params(const recur_model *m) { return m->n_params; }
 recur_real *recur_model_params(recur_model *m) { return m->params; }
 recur_real *recur_model_grads(recur_model *m) { return m->grads; }
 
-void recur_model_zero_grad(recur_model *m) { memset(m->grads, 0, m->n_params * sizeof(recur_real)); }
+typedef struct zero_job {
+    recur_real *p;
+    size_t n;
+} zero_job;
+
+static void zero_part(void *ctx, int tid, int nt)
+{
+    const zero_job *j = ctx;
+    size_t lo = j->n * (size_t)tid / (size_t)nt, hi = j->n * (size_t)(tid + 1) / (size_t)nt;
+    memset(j->p + lo, 0, (hi - lo) * sizeof(recur_real));
+}
+
+/* on recur's threads: a large model's gradient is tens of megabytes */
+void recur_model_zero_grad(recur_model *m)
+{
+    zero_job j = {m->grads, m->n_params};
+    par_run_work((double)m->n_params / 8, zero_part, &j);
+}
 
 static void fill_info(const recur_model *m, const tensor_entry *t, recur_tensor_info *info)
 {
