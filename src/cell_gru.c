@@ -117,7 +117,8 @@ static void gru_forward_thread(void *ctx, int tid, int nt)
                 }
             }
         }
-        par_barrier(); /* all of h_t before the next step */
+        if (t + 1 < j->T)
+            par_barrier(); /* all of h_t before the next step (par_run joins after the last) */
     }
 }
 

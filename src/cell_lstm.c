@@ -99,7 +99,8 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
         for (int b = 0; b < B; b++)
             if (!step_active(j->len, t, b) && r1 > r0)
                 memcpy(hcur + (size_t)b * R + r0, hprev + (size_t)b * R + r0, (size_t)(r1 - r0) * sizeof(recur_real));
-        par_barrier(); /* all of h_t before the next step's product */
+        if (t + 1 < j->T)
+            par_barrier(); /* all of h_t before the next step's product (par_run joins after the last) */
     }
 }
 

@@ -53,7 +53,8 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
                     vec_tanh(h + u0, h + u0, (size_t)(u1 - u0));
             }
         }
-        par_barrier();
+        if (t + 1 < j->T)
+            par_barrier(); /* all of h_t before the next step (par_run joins after the last) */
     }
 }
 
