@@ -10,6 +10,14 @@ jobs=$(nproc)
 echo "== build and test (release)"
 make -j"$jobs" all
 make check
+if grep -qw avx512f /proc/cpuinfo; then
+    # OpenBLAS's own AVX-512 kernels for the large products, recur's for the
+    # recurrent and few-row ones: the mixed path, checked against the references
+    echo "== numerical tests with OPENBLAS_CORETYPE=SkylakeX"
+    for t in test_parity test_padding test_simd test_trajectory test_input_cache; do
+        OPENBLAS_CORETYPE=SkylakeX build/tests/$t > /dev/null || { echo "$t failed with SkylakeX kernels"; exit 1; }
+    done
+fi
 echo "== build and test (AddressSanitizer + UBSan)"
 make -j"$jobs" SAN=1 all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make SAN=1 check

@@ -4,8 +4,10 @@
  * Which kernel: float products on a CPU with AVX-512 use recur's own kernel
  * (gemm_avx512.c) unless OpenBLAS itself runs its AVX-512 kernels (Debian's
  * OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its SSE3
- * or, with OPENBLAS_CORETYPE=Haswell, AVX2 kernels).  Everything else goes
- * to OpenBLAS.  Products large enough are split over recur's threads
+ * or, with OPENBLAS_CORETYPE=Haswell, AVX2 kernels).  Products of one to four
+ * rows, and the recurrent products against a packed W_hh (gemm.h), use
+ * recur's kernels on any AVX-512 CPU: OpenBLAS would re-pack the weights at
+ * every step.  Everything else goes to OpenBLAS.  Products large enough are split over recur's threads
  * (threads.h), by columns or by rows, each part a single-threaded product. */
 #include <cblas.h>
 #include <strings.h>
@@ -35,15 +37,25 @@ static int own_kernel(void)
 
 int recur_gemm_own_kernel(void) { return own_kernel(); }
 
+int recur_gemm_packed_kernel(void)
+{
+#ifdef RECUR_DOUBLE
+    return 0;
+#else
+    return simd_level() == SIMD_AVX512;
+#endif
+}
+
 void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real alpha, const recur_real *A, int lda,
                      const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc)
 {
 #ifndef RECUR_DOUBLE
+    if (alpha == 1 && (beta == 0 || beta == 1) && M <= 4 && trans_b && !trans_a && recur_gemm_packed_kernel()) {
+        gemv_f32_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc); /* one to four rows: B read once, in place */
+        return;
+    }
     if (alpha == 1 && (beta == 0 || beta == 1) && own_kernel()) {
-        if (M <= 4 && trans_b && !trans_a) /* one to four rows: B read once, in place */
-            gemv_f32_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
-        else
-            gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+        gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,

@@ -15,9 +15,11 @@ void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real
                        int lda, const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc);
 
 /* 1 when float products run recur's AVX-512 kernel (an AVX-512 CPU and an
- * OpenBLAS that does not use its own AVX-512 kernels); the packed products
- * below exist only then. */
+ * OpenBLAS that does not use its own AVX-512 kernels). */
 int recur_gemm_own_kernel(void);
+/* 1 when the packed products and the few-row products below may run (a
+ * float build on an AVX-512 CPU), whatever OpenBLAS runs. */
+int recur_gemm_packed_kernel(void);
 
 /* The kernel itself: C (M x N) = op(A) op(B) (+ C when accumulate). */
 void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,

@@ -159,7 +159,7 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     if (c->vocab_size == 0)
         ALLOC(r->d_inputs, TB * in0);
 #ifndef RECUR_DOUBLE
-    if (recur_gemm_own_kernel() && ok) {
+    if (recur_gemm_packed_kernel() && ok) {
         /* forward: each gate's rows of W_hh (H x R) for W_hh^T; backward: W_hh (G x R) itself */
         size_t fwd = (size_t)m->gates * gemm_packed_size(H, R), bwd = gemm_packed_size(R, G);
         for (int d = 0; d < D; d++) {
