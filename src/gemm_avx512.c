@@ -30,8 +30,10 @@
 
 #define AVX512 __attribute__((target("avx512f")))
 
-/* The 12 x 32 tile: c[i][0..31] (+)= sum_k A(i, k) * b[k*bs + 0..31].  A
- * comes in one of two layouts:
+/* The 12 x 32 tile: c[i][0..31] (+)= sum_k A(i, k) * b[k*bs + 0..31], or
+ * with ROWS = 8 an 8 x 32 tile (the edge of a batch of 20 or 32: no FMAs on
+ * zero padding; the constant test leaves no trace in the code).  A comes in
+ * one of two layouts:
  *   strided: A(i, k) = a[k*as + i]   (a packed panel, as = 12, or op(A) =
  *            A^T read in place, as = lda)
  *   rows:    A(i, k) = a[i*as + k]   (op(A) = A read in place, as = lda)
@@ -43,7 +45,7 @@
         ca = _mm512_fmadd_ps(ai, b0, ca);                                                              \
         cb = _mm512_fmadd_ps(ai, b1, cb);                                                              \
     } while (0)
-#define KERNEL_BODY(LOAD0, LOAD1, ADVANCE)                                                             \
+#define KERNEL_BODY(LOAD0, LOAD1, ADVANCE, ROWS)                                                       \
     __m512 c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps(), c1a = _mm512_setzero_ps();           \
     __m512 c1b = _mm512_setzero_ps(), c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps();           \
     __m512 c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps(), c4a = _mm512_setzero_ps();           \
@@ -56,30 +58,14 @@
         __m512 b0 = LOAD0, b1 = LOAD1;                                                                 \
         ROW(0, c0a, c0b); ROW(1, c1a, c1b); ROW(2, c2a, c2b); ROW(3, c3a, c3b);                        \
         ROW(4, c4a, c4b); ROW(5, c5a, c5b); ROW(6, c6a, c6b); ROW(7, c7a, c7b);                        \
-        ROW(8, c8a, c8b); ROW(9, c9a, c9b); ROW(10, cAa, cAb); ROW(11, cBa, cBb);                      \
+        if ((ROWS) > 8) {                                                                              \
+            ROW(8, c8a, c8b); ROW(9, c9a, c9b); ROW(10, cAa, cAb); ROW(11, cBa, cBb);                  \
+        }                                                                                              \
         ADVANCE;                                                                                       \
         b += bs;                                                                                       \
     }                                                                                                  \
     __m512 acc[MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
                          {c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {cAa, cAb}, {cBa, cBb}};
-/* The same for a tile of at most 8 rows (the edge of a batch of 20 or 32):
- * no FMAs on zero padding. */
-#define KERNEL_BODY8(LOAD0, LOAD1, ADVANCE)                                                            \
-    __m512 c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps(), c1a = _mm512_setzero_ps();           \
-    __m512 c1b = _mm512_setzero_ps(), c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps();           \
-    __m512 c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps(), c4a = _mm512_setzero_ps();           \
-    __m512 c4b = _mm512_setzero_ps(), c5a = _mm512_setzero_ps(), c5b = _mm512_setzero_ps();           \
-    __m512 c6a = _mm512_setzero_ps(), c6b = _mm512_setzero_ps(), c7a = _mm512_setzero_ps();           \
-    __m512 c7b = _mm512_setzero_ps();                                                                  \
-    for (int k = 0; k < kc; k++) {                                                                     \
-        __m512 b0 = LOAD0, b1 = LOAD1;                                                                 \
-        ROW(0, c0a, c0b); ROW(1, c1a, c1b); ROW(2, c2a, c2b); ROW(3, c3a, c3b);                        \
-        ROW(4, c4a, c4b); ROW(5, c5a, c5b); ROW(6, c6a, c6b); ROW(7, c7a, c7b);                        \
-        ADVANCE;                                                                                       \
-        b += bs;                                                                                       \
-    }                                                                                                  \
-    __m512 acc[MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
-                         {c6a, c6b}, {c7a, c7b}};
 
 AVX512 static inline __attribute__((always_inline)) void store_tile(__m512 acc[MR][2], float *c, ptrdiff_t ldc,
                                                                     int mr, __mmask16 m0, __mmask16 m1,
@@ -99,43 +85,29 @@ AVX512 static inline __attribute__((always_inline)) void store_tile(__m512 acc[M
 
 #define FULL_LOADS _mm512_loadu_ps(b), _mm512_loadu_ps(b + 16)
 #define MASK_LOADS _mm512_maskz_loadu_ps(m0, b), _mm512_maskz_loadu_ps(m1, b + 16)
-#define KERNEL(LOADS, ADVANCE) KERNEL_BODY2(LOADS, ADVANCE)
-#define KERNEL_BODY2(L0, L1, ADVANCE) KERNEL_BODY(L0, L1, ADVANCE)
+#define KERNEL(LOADS, ADVANCE, ROWS) KERNEL_BODY2(LOADS, ADVANCE, ROWS)
+#define KERNEL_BODY2(L0, L1, ADVANCE, ROWS) KERNEL_BODY(L0, L1, ADVANCE, ROWS)
 #define MASKS(nr)                                                                                      \
     const __mmask16 m0 = (nr) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr)) - 1);               \
     const __mmask16 m1 = (nr) >= 32 ? (__mmask16)0xFFFF : (nr) > 16 ? (__mmask16)((1u << ((nr) - 16)) - 1) : 0;
 
 #define AELEM(i) a[i]
-AVX512 static void kernel_strided(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
-                                  ptrdiff_t ldc, int mr, int nr, int accumulate)
-{
-    MASKS(nr)
-    if (nr == NR) {
-        KERNEL(FULL_LOADS, a += as)
-        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
-    } else {
-        KERNEL(MASK_LOADS, a += as)
-        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
+#define STRIDED_KERNEL(name, ROWS)                                                                     \
+    AVX512 static void name(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c, \
+                            ptrdiff_t ldc, int mr, int nr, int accumulate)                             \
+    {                                                                                                  \
+        MASKS(nr)                                                                                      \
+        if (nr == NR) {                                                                                \
+            KERNEL(FULL_LOADS, a += as, ROWS)                                                          \
+            store_tile(acc, c, ldc, mr, m0, m1, accumulate);                                           \
+        } else {                                                                                       \
+            KERNEL(MASK_LOADS, a += as, ROWS)                                                          \
+            store_tile(acc, c, ldc, mr, m0, m1, accumulate);                                           \
+        }                                                                                              \
     }
-}
-
-#define KERNEL8(LOADS, ADVANCE) KERNEL8_2(LOADS, ADVANCE)
-#define KERNEL8_2(L0, L1, ADVANCE) KERNEL_BODY8(L0, L1, ADVANCE)
-AVX512 static void kernel_strided8(int kc, const float *a, ptrdiff_t as, const float *b, ptrdiff_t bs, float *c,
-                                   ptrdiff_t ldc, int mr, int nr, int accumulate)
-{
-    MASKS(nr)
-    if (nr == NR) {
-        KERNEL8(FULL_LOADS, a += as)
-        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
-    } else {
-        KERNEL8(MASK_LOADS, a += as)
-        store_tile(acc, c, ldc, mr, m0, m1, accumulate);
-    }
-}
-#undef KERNEL8
-#undef KERNEL8_2
-#undef KERNEL_BODY8
+STRIDED_KERNEL(kernel_strided, MR)
+STRIDED_KERNEL(kernel_strided8, 8)
+#undef STRIDED_KERNEL
 #undef AELEM
 
 /* rows i = 3g + r at q[g][r*as]: four row pointers and one index register */
@@ -159,10 +131,10 @@ AVX512 static void kernel_rows(int kc, const float *a, ptrdiff_t as, const float
     MASKS(nr)
     const float *qa = a, *qb = a + 3 * as, *qc = a + 6 * as, *qd = a + 9 * as;
     if (nr == NR) {
-        KERNEL(FULL_LOADS, ADV_ROWS)
+        KERNEL(FULL_LOADS, ADV_ROWS, MR)
         store_tile(acc, c, ldc, MR, m0, m1, accumulate);
     } else {
-        KERNEL(MASK_LOADS, ADV_ROWS)
+        KERNEL(MASK_LOADS, ADV_ROWS, MR)
         store_tile(acc, c, ldc, MR, m0, m1, accumulate);
     }
 }
