@@ -18,12 +18,10 @@
 
 void recur_set_num_threads(int n) { par_set_num_threads(n); }
 
-/* 1 when the float kernel of gemm_avx512.c should run. */
+#ifndef RECUR_DOUBLE
+/* 1 when the float kernel of gemm_avx512.c should run for a general product. */
 static int own_kernel(void)
 {
-#ifdef RECUR_DOUBLE
-    return 0;
-#else
     static int use = -1;
     if (use < 0) {
         const char *core = openblas_get_corename();
@@ -32,10 +30,8 @@ static int own_kernel(void)
         use = !openblas_avx512;
     }
     return use && simd_level() == SIMD_AVX512;
-#endif
 }
-
-int recur_gemm_own_kernel(void) { return own_kernel(); }
+#endif
 
 int recur_gemm_packed_kernel(void)
 {

@@ -14,9 +14,6 @@
 void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real alpha, const recur_real *A,
                        int lda, const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc);
 
-/* 1 when float products run recur's AVX-512 kernel (an AVX-512 CPU and an
- * OpenBLAS that does not use its own AVX-512 kernels). */
-int recur_gemm_own_kernel(void);
 /* 1 when the packed products and the few-row products below may run (a
  * float build on an AVX-512 CPU), whatever OpenBLAS runs. */
 int recur_gemm_packed_kernel(void);
