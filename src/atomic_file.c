@@ -65,7 +65,7 @@ static void release(atomic_file *a)
     a->f = NULL;
 }
 
-int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
+recur_status atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
 {
     static const char suffix[] = ".tmp.XXXXXX";
     memset(a, 0, sizeof *a);
@@ -75,7 +75,7 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
     if (!a->tmp || !a->path) {
         release(a);
         seterr(err, errlen, "out of memory writing '%.300s'", path);
-        return -1;
+        return RECUR_ERR_NOMEM;
     }
     memcpy(a->tmp, path, plen);
     memcpy(a->tmp + plen, suffix, sizeof suffix);
@@ -83,7 +83,7 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
     if (fd < 0) {
         seterr(err, errlen, "cannot create a temporary file for '%.300s': %s", path, strerror(errno));
         release(a);
-        return -1;
+        return RECUR_ERR_IO;
     }
     if (set_mode(fd, path) != 0 || !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
@@ -91,9 +91,9 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
         unlink(a->tmp);
         seterr(err, errlen, "cannot set up '%.300s' (temporary file of '%.300s'): %s", a->tmp, path, strerror(e));
         release(a);
-        return -1;
+        return RECUR_ERR_IO;
     }
-    return 0;
+    return RECUR_OK;
 }
 
 void atomic_file_abort(atomic_file *a)
@@ -105,7 +105,7 @@ void atomic_file_abort(atomic_file *a)
     release(a);
 }
 
-int atomic_file_commit(atomic_file *a, char *err, size_t errlen)
+recur_status atomic_file_commit(atomic_file *a, char *err, size_t errlen)
 {
     const char *step = "write";
     int bad = fflush(a->f) != 0;
@@ -125,14 +125,14 @@ int atomic_file_commit(atomic_file *a, char *err, size_t errlen)
         seterr(err, errlen, "cannot %s '%.300s' (temporary file of '%.300s'): %s", step, a->tmp, a->path,
                strerror(e));
         release(a);
-        return -1;
+        return RECUR_ERR_IO;
     }
     if (rename(a->tmp, a->path) != 0) {
         e = errno;
         unlink(a->tmp);
         seterr(err, errlen, "cannot rename '%.300s' to '%.300s': %s", a->tmp, a->path, strerror(e));
         release(a);
-        return -1;
+        return RECUR_ERR_IO;
     }
     /* the rename itself is durable only once the folder is synced: the folder
      * is everything before the last '/', or "/" or "." */
@@ -154,9 +154,9 @@ int atomic_file_commit(atomic_file *a, char *err, size_t errlen)
         seterr(err, errlen, "'%.300s' was written but syncing its folder '%.300s' failed: %s", a->path, dir,
                strerror(e));
         release(a);
-        return -1;
+        return RECUR_ERR_IO;
     }
     close(dfd);
     release(a);
-    return 0;
+    return RECUR_OK;
 }

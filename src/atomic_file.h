@@ -11,19 +11,22 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "internal.h"
+
 typedef struct atomic_file {
     FILE *f;    /* write the contents through this */
     char *tmp;  /* the temporary file's path */
     char *path; /* the target */
 } atomic_file;
 
-/* Creates the temporary file.  0, or -1 with a message in err. */
-int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen);
+/* Creates the temporary file.  RECUR_OK, or RECUR_ERR_NOMEM / RECUR_ERR_IO
+ * with a message in err. */
+recur_status atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen);
 /* Flushes, syncs and closes the temporary file and renames it over the
- * target, then syncs the folder.  0, or -1 with a message (the temporary file
- * is removed, the target untouched unless only the folder sync failed).
- * Frees a either way. */
-int atomic_file_commit(atomic_file *a, char *err, size_t errlen);
+ * target, then syncs the folder.  RECUR_OK, or RECUR_ERR_IO with a message
+ * (the temporary file is removed, the target untouched unless only the
+ * folder sync failed).  Frees a either way. */
+recur_status atomic_file_commit(atomic_file *a, char *err, size_t errlen);
 /* Closes and removes the temporary file; frees a.  Safe on a zeroed a. */
 void atomic_file_abort(atomic_file *a);
 

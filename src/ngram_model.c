@@ -462,15 +462,16 @@ recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur
         return recur_error_set(err, RECUR_ERR_ARG, "ngram save: model and path are required");
     atomic_file af;
     char msg[RECUR_ERRMSG_LEN];
-    if (atomic_file_open(&af, arpa_path, msg, sizeof msg) != 0)
-        return recur_error_set(err, RECUR_ERR_IO, "ngram save: %s", msg);
+    recur_status st = atomic_file_open(&af, arpa_path, msg, sizeof msg);
+    if (st != RECUR_OK)
+        return recur_error_set(err, st, "ngram save: %s", msg);
     if (save_entries(m, af.f) != 0) {
-        recur_status st = recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s: %s", af.tmp, strerror(errno));
+        st = recur_error_set(err, RECUR_ERR_IO, "ngram save: writing %s: %s", af.tmp, strerror(errno));
         atomic_file_abort(&af);
         return st;
     }
-    if (atomic_file_commit(&af, msg, sizeof msg) != 0)
-        return recur_error_set(err, RECUR_ERR_IO, "ngram save: %s", msg);
+    if ((st = atomic_file_commit(&af, msg, sizeof msg)) != RECUR_OK)
+        return recur_error_set(err, st, "ngram save: %s", msg);
     return RECUR_OK;
 }
 

@@ -610,8 +610,8 @@ recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
 
     /* The ARPA file: a temporary file beside the target, renamed at the end. */
     char msg[RECUR_ERRMSG_LEN];
-    if (atomic_file_open(&af, arpa_path, msg, sizeof msg) != 0) {
-        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: %s", msg);
+    if ((st = atomic_file_open(&af, arpa_path, msg, sizeof msg)) != RECUR_OK) {
+        st = recur_error_set(err, st, "ngram train: %s", msg);
         goto done;
     }
     t.arpa = af.f;
@@ -635,8 +635,8 @@ recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
         goto done;
     }
     t.arpa = NULL;
-    if (atomic_file_commit(&af, msg, sizeof msg) != 0)
-        st = recur_error_set(err, RECUR_ERR_IO, "ngram train: %s", msg);
+    if ((st = atomic_file_commit(&af, msg, sizeof msg)) != RECUR_OK)
+        st = recur_error_set(err, st, "ngram train: %s", msg);
 
 done:
     if (t.arpa)

@@ -905,9 +905,10 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
     size_t hlen = strlen(hdr);
 
     atomic_file af;
-    if (atomic_file_open(&af, path, err, errlen) != 0) {
+    recur_status st = atomic_file_open(&af, path, err, errlen);
+    if (st != RECUR_OK) {
         free(hdr);
-        return RECUR_ERR_IO;
+        return st;
     }
     static const char spaces[8] = "       ";
     size_t pad = (8 - hlen % 8) % 8;
@@ -923,5 +924,5 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
         atomic_file_abort(&af);
         return RECUR_ERR_IO;
     }
-    return atomic_file_commit(&af, err, errlen) == 0 ? RECUR_OK : RECUR_ERR_IO;
+    return atomic_file_commit(&af, err, errlen);
 }
