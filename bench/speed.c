@@ -8,8 +8,9 @@
  *             recurrent state is carried from one batch to the next unless
  *             the stack is bidirectional
  *   score     forward with the loss, no dropout, no backward
- *   generate  batch 1, one token at a time (recur_forward with T = B = 1, the
- *             state carried through h0/c0), argmax of the logits
+ *   generate  batch 1, one token at a time, argmax of the logits: through a
+ *             recur_stepper (--stepper 1, the default), or recur_forward with
+ *             T = B = 1 and the state carried through h0/c0 (--stepper 0)
  * Prints one JSON line: tokens per second (median of the timed steps after
  * warm-up), the number of timed steps, and peak memory: the process's peak
  * resident set (VmHWM) at the end less its resident set at the start, MiB.
@@ -17,7 +18,7 @@
  * usage: speed --mode train|score|generate --cell lstm|gru|rnn_tanh
  *              --vocab V --embed E --hidden H --layers L --bidir 0|1 --out O
  *              --batch B --steps T [--dropout p] [--threads n] [--warmup n]
- *              [--min-iters n] [--min-time s] [--max-iters n]
+ *              [--min-iters n] [--min-time s] [--max-iters n] [--stepper 0|1]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
     long base_kib = status_kib("VmRSS");
     const char *mode = "train", *cell = "lstm";
     int vocab = 0, embed = 0, hidden = 0, layers = 2, bidir = 0, out = 0, batch = 0, steps = 0;
-    int threads = 0, warmup = 2, min_iters = 5, max_iters = 500;
+    int threads = 0, warmup = 2, min_iters = 5, max_iters = 500, use_stepper = 1;
     double dropout = 0, min_time = 2.0;
     for (int i = 1; i < argc; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--min-iters")) min_iters = atoi(v);
         else if (!strcmp(k, "--min-time")) min_time = atof(v);
         else if (!strcmp(k, "--max-iters")) max_iters = atoi(v);
+        else if (!strcmp(k, "--stepper")) use_stepper = atoi(v);
         else {
             fprintf(stderr, "speed: unknown option %s\n", k);
             return 2;
@@ -130,8 +132,11 @@ int main(int argc, char **argv)
         die("setup", err.msg);
     /* generation with fixed weights: the first layer's input products from a
      * table (what recur lm sample does for a character model) */
-    if (gen && recur_run_cache_input_projection(r, 1))
+    if (gen && !use_stepper && recur_run_cache_input_projection(r, 1))
         die("cache", recur_run_errmsg(r));
+    recur_stepper *stp = NULL;
+    if (gen && use_stepper && recur_stepper_create(&stp, m, &err))
+        die("stepper", err.msg);
     recur_optim *o = NULL;
     recur_optim_config oc;
     recur_optim_config_default(&oc, RECUR_OPTIM_SGD);
@@ -160,7 +165,18 @@ int main(int argc, char **argv)
         if (it >= 0 && (n_times >= max_iters || (n_times >= min_iters && now() - start >= min_time)))
             break;
         double t0 = now();
-        if (gen) {
+        if (gen && stp) {
+            for (int s = 0; s < steps; s++) {
+                if (recur_stepper_feed(stp, x[0]))
+                    die("stepper", recur_stepper_errmsg(stp));
+                const recur_real *z = recur_stepper_logits(stp);
+                int best = 0;
+                for (int k = 1; k < out; k++)
+                    if (z[k] > z[best])
+                        best = k;
+                x[0] = best;
+            }
+        } else if (gen) {
             for (int s = 0; s < steps; s++) {
                 bt.h0 = first ? NULL : h;
                 bt.c0 = first || !lstm ? NULL : c;
@@ -209,6 +225,7 @@ int main(int argc, char **argv)
     free(x);
     free(y);
     recur_optim_free(o);
+    recur_stepper_free(stp);
     recur_run_free(r);
     recur_model_free(m);
     return 0;

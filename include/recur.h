@@ -209,6 +209,37 @@ const recur_real *recur_run_d_h0(const recur_run *r);     /* (L*D, B, P) */
 const recur_real *recur_run_d_c0(const recur_run *r);     /* (L*D, B, H) */
 
 /* ------------------------------------------------------------------------ */
+/* Stepping: one token at a time, batch 1 (sampling, generation)            */
+
+/* A stepper feeds a unidirectional model with an embedding one token at a
+ * time and keeps its state between tokens: recur_forward with T = B = 1 and
+ * the state carried, with the same results, laid out for speed (a batch of
+ * one reads every weight once per token, so it runs at the speed the
+ * weights stream in: each thread keeps the same weight rows at every token,
+ * the rows stream in alternating order so that each token starts on what
+ * the last left in cache, and character models read layer 0's input side
+ * from a table of e_v W_ih^T).  It reads the model's weights in place: they
+ * must not change while the stepper exists.  The state starts at zeros. */
+typedef struct recur_stepper recur_stepper;
+
+recur_status recur_stepper_create(recur_stepper **out, const recur_model *m, recur_error *err);
+void recur_stepper_free(recur_stepper *s);
+const char *recur_stepper_errmsg(const recur_stepper *s);
+/* Sets the state: h0 (L, P or H) and c0 (L, H, LSTM only), laid out as
+ * recur_batch's h0 and c0 with B = 1; NULL: zeros. */
+void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
+/* Feeds one token id and moves the state on; an id outside the vocabulary
+ * is RECUR_ERR_ARG and changes nothing. */
+recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
+/* After a feed: the decoder's logits (O; NULL without a decoder), the last
+ * layer's output (P or H), the states (L, P or H) and cell states (L, H;
+ * NULL unless LSTM).  Valid until the next feed or reset. */
+const recur_real *recur_stepper_logits(const recur_stepper *s);
+const recur_real *recur_stepper_outputs(const recur_stepper *s);
+const recur_real *recur_stepper_h(const recur_stepper *s);
+const recur_real *recur_stepper_c(const recur_stepper *s);
+
+/* ------------------------------------------------------------------------ */
 /* Training                                                                  */
 
 /* Gradient-norm clipping (Pascanu et al. 2013): one global L2 norm over every

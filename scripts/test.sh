@@ -14,7 +14,7 @@ if grep -qw avx512f /proc/cpuinfo; then
     # OpenBLAS's own AVX-512 kernels for the large products, recur's for the
     # recurrent and few-row ones: the mixed path, checked against the references
     echo "== numerical tests with OPENBLAS_CORETYPE=SkylakeX"
-    for t in test_parity test_padding test_simd test_trajectory test_input_cache; do
+    for t in test_parity test_padding test_simd test_trajectory test_input_cache test_stepper; do
         OPENBLAS_CORETYPE=SkylakeX build/tests/$t > /dev/null || { echo "$t failed with SkylakeX kernels"; exit 1; }
     done
 fi

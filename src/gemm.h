@@ -27,6 +27,13 @@ void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float 
 void gemv_f32_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate, float *C,
                      int ldc);
 
+/* y (N) = B x for one vector x (K), B (N x K) read in place, its rows in
+ * ascending order or, with reverse, descending (the same y either way, and
+ * the same as gemv_f32_avx512 with M = 1: each y[n] is its own sum).  A
+ * caller that streams more weights than the caches hold alternates the
+ * order, so that each pass starts on what the last one left in cache. */
+void gemv1_f32_avx512(int N, int K, const float *x, const float *B, int ldb, float *y, int reverse);
+
 /* Width of the packed panels: a packed matrix's column j0 must be a multiple
  * of it to start a product. */
 #define GEMM_PANEL 32

@@ -437,10 +437,11 @@ void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const 
  * differ from the same rows inside a larger product in the last bits.) */
 AVX512 static inline __attribute__((always_inline)) void gemv_rows(const int M, int N, int K, const float *A, int lda,
                                                                     const float *B, int ldb, int acc, float *C,
-                                                                    int ldc)
+                                                                    int ldc, int reverse)
 {
-    for (int n = 0; n < N; n += 4) {
-        const int rows = N - n < 4 ? N - n : 4;
+    const int groups = (N + 3) / 4;
+    for (int g = 0; g < groups; g++) {
+        const int n = 4 * (reverse ? groups - 1 - g : g), rows = N - n < 4 ? N - n : 4;
         const float *w[4];
         for (int r = 0; r < 4; r++)
             w[r] = B + (size_t)(n + (r < rows ? r : 0)) * ldb;
@@ -492,9 +493,20 @@ AVX512 void gemv_f32_avx512(int M, int N, int K, const float *A, int lda, const 
         return;
     }
     switch (M) {
-    case 1: gemv_rows(1, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
-    case 2: gemv_rows(2, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
-    case 3: gemv_rows(3, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
-    default: gemv_rows(4, N, K, A, lda, B, ldb, accumulate, C, ldc); break;
+    case 1: gemv_rows(1, N, K, A, lda, B, ldb, accumulate, C, ldc, 0); break;
+    case 2: gemv_rows(2, N, K, A, lda, B, ldb, accumulate, C, ldc, 0); break;
+    case 3: gemv_rows(3, N, K, A, lda, B, ldb, accumulate, C, ldc, 0); break;
+    default: gemv_rows(4, N, K, A, lda, B, ldb, accumulate, C, ldc, 0); break;
     }
+}
+
+AVX512 void gemv1_f32_avx512(int N, int K, const float *x, const float *B, int ldb, float *y, int reverse)
+{
+    if (N <= 0)
+        return;
+    if (K <= 0) {
+        zero_c(1, N, y, N);
+        return;
+    }
+    gemv_rows(1, N, K, x, K, B, ldb, 0, y, N, reverse);
 }
