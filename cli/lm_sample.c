@@ -86,44 +86,6 @@ static int prime_ids(const recur_vocab *v, const char *prime, int32_t **ids, siz
     return 0;
 }
 
-static int model_dims(const recur_model *m, int *L, int *R, int *H, int *lstm)
-{
-    const recur_model_config *c = recur_model_get_config(m);
-    *L = c->rnn.num_layers;
-    *H = c->rnn.hidden_size;
-    *R = c->rnn.proj_size > 0 ? c->rnn.proj_size : c->rnn.hidden_size;
-    *lstm = c->rnn.cell == RECUR_CELL_LSTM;
-    return 0;
-}
-
-/* Feeds ids[0..n) from state h/c (zero_start: from zeros); leaves the state and
- * the last step's logits in place. */
-static int feed(recur_run *run, int max_T, const int32_t *ids, size_t n, recur_real *h,
-                recur_real *c, size_t hs, size_t cs, int lstm, int zero_start, recur_real *logits,
-                int V)
-{
-    for (size_t s = 0; s < n;) {
-        int T = (int)(n - s < (size_t)max_T ? n - s : (size_t)max_T);
-        recur_batch b = {0};
-        b.T = T;
-        b.B = 1;
-        b.tokens = ids + s;
-        b.h0 = zero_start ? NULL : h;
-        b.c0 = zero_start || !lstm ? NULL : c;
-        if (recur_forward(run, &b, 0, NULL, NULL) != RECUR_OK) {
-            fprintf(stderr, "recur lm sample: %s\n", recur_run_errmsg(run));
-            return 1;
-        }
-        memcpy(h, recur_run_hn(run), hs * sizeof *h);
-        if (lstm)
-            memcpy(c, recur_run_cn(run), cs * sizeof *c);
-        memcpy(logits, recur_run_logits(run) + (size_t)(T - 1) * V, (size_t)V * sizeof *logits);
-        zero_start = 0;
-        s += (size_t)T;
-    }
-    return 0;
-}
-
 static int emit(FILE *out, strbuf *ob, const recur_vocab *v, int32_t id, const char *stop,
                 int *stopped)
 {
@@ -161,21 +123,12 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
     size_t nctx = 0;
     if (prime_ids(v, g->prime ? g->prime : "", &ctx, &nctx))
         return 1;
-    int L, R, H, lstm;
-    model_dims(m, &L, &R, &H, &lstm);
     const int V = recur_vocab_size(v);
-    size_t hs = (size_t)L * R, cs = (size_t)L * H;
-    recur_real *h = calloc(hs, sizeof *h), *c = calloc(cs, sizeof *c);
-    recur_real *logits = calloc((size_t)V, sizeof *logits);
-    recur_run *run = NULL;
+    recur_stepper *stp = NULL;
     recur_sampler *smp = NULL;
     strbuf ob = {0};
     int rc = 1, stopped = 0;
     recur_error err = {0};
-    if (!h || !c || !logits) {
-        fprintf(stderr, "recur lm sample: out of memory\n");
-        goto done;
-    }
     /* echo the prime as given */
     if (g->prime && *g->prime) {
         fputs(g->prime, out);
@@ -220,22 +173,18 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
         fprintf(stderr, "recur lm sample: %s\n", err.msg);
         goto done;
     }
-    const int max_T = 256;
-    if (recur_run_create(&run, m, max_T, 1, &err) != RECUR_OK) {
+    /* the prime, then one token at a time */
+    if (recur_stepper_create(&stp, m, &err) != RECUR_OK) {
         fprintf(stderr, "recur lm sample: %s\n", err.msg);
         goto done;
     }
-    /* a table of the first layer's input products no bigger than W_ih itself
-     * (character models): each step then reads a quarter less memory */
-    const recur_model_config *mc = recur_model_get_config(m);
-    if (V <= mc->rnn.input_size && recur_run_cache_input_projection(run, 1) != RECUR_OK) {
-        fprintf(stderr, "recur lm sample: %s\n", recur_run_errmsg(run));
-        goto done;
-    }
-    if (feed(run, max_T, ctx, nctx, h, c, hs, cs, lstm, 1, logits, V))
-        goto done;
+    for (size_t i = 0; i < nctx; i++)
+        if (recur_stepper_feed(stp, ctx[i]) != RECUR_OK) {
+            fprintf(stderr, "recur lm sample: %s\n", recur_stepper_errmsg(stp));
+            goto done;
+        }
     for (long long i = 0; i < g->length && !stopped; i++) {
-        int32_t id = recur_sampler_next(smp, logits);
+        int32_t id = recur_sampler_next(smp, recur_stepper_logits(stp));
         if (id < 0) {
             fprintf(stderr, "recur lm sample: %s\n", recur_sampler_errmsg(smp));
             goto done;
@@ -244,8 +193,10 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
             goto done;
         if (stopped || i + 1 == g->length)
             break;
-        if (feed(run, max_T, &id, 1, h, c, hs, cs, lstm, 0, logits, V))
+        if (recur_stepper_feed(stp, id) != RECUR_OK) {
+            fprintf(stderr, "recur lm sample: %s\n", recur_stepper_errmsg(stp));
             goto done;
+        }
     }
     if (ob.n && ob.s[ob.n - 1] != '\n')
         fputc('\n', out);
@@ -253,11 +204,8 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
     rc = 0;
 done:
     free(ctx);
-    free(h);
-    free(c);
-    free(logits);
     strbuf_free(&ob);
-    recur_run_free(run);
+    recur_stepper_free(stp);
     recur_sampler_free(smp);
     return rc;
 }
