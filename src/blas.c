@@ -103,7 +103,11 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
     double work = (double)M * N * K;
     /* products of a few rows are memory-bound: threads pay off sooner */
     if (nt > 1 && (work >= 1 << 21 || (M <= 4 && (double)N * K >= 1 << 17)) && (N >= 64 || M >= 24)) {
-        gemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, N >= 32 * nt || N >= M, alpha, beta, A, B, C};
+        /* each part packs all of the operand it does not split: split the
+         * side whose other operand is the smaller (by columns, A is packed by
+         * every thread; by rows, B) */
+        int by_cols = M < 12 * nt || (N >= 32 * nt && N >= M);
+        gemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, by_cols, alpha, beta, A, B, C};
         par_run(nt, gemm_part, &j);
         return;
     }
