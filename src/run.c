@@ -333,25 +333,19 @@ typedef struct rows_job {
     double scale;
 } rows_job;
 
-/* logits = bias, then the product adds dec_in W_dec^T */
-static void bias_rows(void *ctx, int tid, int nt)
+/* logits (the product dec_in W_dec^T) += bias, then lse[i] = log-sum-exp of
+ * row i: one pass while the row is in cache */
+static void bias_lse_rows(void *ctx, int tid, int nt)
 {
     const rows_job *j = ctx;
     const recur_real *bias = j->r->m->params + j->r->m->dec_b;
     int lo, hi;
     par_split(j->rows, tid, nt, 1, &lo, &hi);
-    for (int i = lo; i < hi; i++)
-        memcpy(j->r->logits + (size_t)i * j->O, bias, (size_t)j->O * sizeof(recur_real));
-}
-
-/* lse[i] = log-sum-exp of row i */
-static void lse_rows(void *ctx, int tid, int nt)
-{
-    const rows_job *j = ctx;
-    int lo, hi;
-    par_split(j->rows, tid, nt, 1, &lo, &hi);
-    for (int i = lo; i < hi; i++)
-        j->r->lse[i] = k_row_lse(j->r->logits + (size_t)i * j->O, j->O, &j->r->rowmax[i]);
+    for (int i = lo; i < hi; i++) {
+        recur_real *z = j->r->logits + (size_t)i * j->O;
+        vec_add(z, bias, (size_t)j->O);
+        j->r->lse[i] = k_row_lse(z, j->O, &j->r->rowmax[i]);
+    }
 }
 
 /* Softmax cross-entropy over the decoder's logits; fills lse and the loss
@@ -362,9 +356,8 @@ static void decoder_forward(recur_run *r, int T, int B)
     const int O = m->cfg.output_size, DR = m->out_width;
     const size_t rows = (size_t)T * B;
     rows_job j = {r, (int)rows, O, 0};
-    par_run_work((double)rows * O, bias_rows, &j);
-    recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_x, DR, m->params + m->dec_w, DR, 1, r->logits, O);
-    par_run_work((double)rows * O, lse_rows, &j);
+    recur_gemm(0, 1, (int)rows, O, DR, 1, r->dec_x, DR, m->params + m->dec_w, DR, 0, r->logits, O);
+    par_run_work((double)rows * O, bias_lse_rows, &j);
     double total = 0;
     int64_t count = 0;
     for (size_t i = 0; i < rows; i++)

@@ -90,21 +90,29 @@ TARGET static inline __m256d v_exp_pd(__m256d x)
     return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
 }
 
-/* sum of exp(z - m) over z[0..n), z - m and exp in double */
+/* sum of exp(z - m) over z[0..n) (m the maximum): exp in float, the sum in
+ * double lanes (as the AVX-512 path) */
 TARGET static double sum_exp_pd(const float *z, int n, float m)
 {
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), vm = _mm256_set1_pd((double)m);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    const V vm = SET1(m);
     int j = 0;
     for (; j + 8 <= n; j += 8) {
-        s0 = _mm256_add_pd(s0, v_exp_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + j)), vm)));
-        s1 = _mm256_add_pd(s1, v_exp_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + j + 4)), vm)));
+        V e = v_exp(SUB(LOAD(z + j), vm));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    if (j < n) {
+        float t[8] = {0};
+        memcpy(t, z + j, (size_t)(n - j) * sizeof *t);
+        V e = v_exp(SUB(LOAD(t), vm));
+        _mm256_storeu_ps(t, e);
+        for (int i = 0; i < n - j; i++)
+            s0 = _mm256_add_pd(s0, _mm256_setr_pd(t[i], 0, 0, 0));
     }
     __m256d a = _mm256_add_pd(s0, s1);
     __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-    double sum = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-    for (; j < n; j++)
-        sum += exp((double)z[j] - (double)m);
-    return sum;
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
 }
 
 #include "simd_kernels.inc"

@@ -69,19 +69,21 @@ TARGET static inline __m512d v_exp_pd(__m512d x)
     return _mm512_scalef_pd(p, n);
 }
 
-/* sum of exp(z - m) over z[0..n), z - m and exp in double */
+/* sum of exp(z - m) over z[0..n) (m the maximum): z - m and exp in float
+ * (a few ulp, as the softmax itself), the sum in double lanes so that a
+ * 10,000-word row loses nothing to it */
 TARGET static double sum_exp_pd(const float *z, int n, float m)
 {
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), vm = _mm512_set1_pd((double)m);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    const V vm = SET1(m);
     int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        s0 = _mm512_add_pd(s0, v_exp_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(z + j)), vm)));
-        s1 = _mm512_add_pd(s1, v_exp_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(z + j + 8)), vm)));
+    for (; j < n; j += 16) {
+        __mmask16 k = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        V e = _mm512_maskz_mov_ps(k, v_exp(SUB(_mm512_maskz_loadu_ps(k, z + j), vm)));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
     }
-    double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-    for (; j < n; j++)
-        sum += exp((double)z[j] - (double)m);
-    return sum;
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
 #include "simd_kernels.inc"
