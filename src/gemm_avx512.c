@@ -161,7 +161,7 @@ AVX512 static void kernel_rows(int kc, const float *a, ptrdiff_t as, const float
 #undef MASKS
 
 /* op(A)[i0.., p0..] (mc x kc) into MR-row panels [panel][k][MR], zero-padded. */
-static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc, int kc, float *out)
+AVX512 static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc, int kc, float *out)
 {
     for (int ip = 0; ip < mc; ip += MR) {
         int rows = mc - ip < MR ? mc - ip : MR;
@@ -175,16 +175,11 @@ static void pack_a(int trans_a, const float *A, int lda, int i0, int p0, int mc,
             for (int i = rows; i < MR; i++)
                 for (int k = 0; k < kc; k++)
                     o[(size_t)k * MR + i] = 0;
-        } else { /* A is K x M: element (i, k) at A[k*lda + i] */
-            for (int k = 0; k < kc; k++) {
-                const float *src = A + (size_t)(p0 + k) * lda + i0 + ip;
-                float *ok = o + (size_t)k * MR;
-                int i = 0;
-                for (; i < rows; i++)
-                    ok[i] = src[i];
-                for (; i < MR; i++)
-                    ok[i] = 0;
-            }
+        } else { /* A is K x M: element (i, k) at A[k*lda + i]; a panel's row k is 12 of them in a row */
+            const __mmask16 in = (__mmask16)((1u << rows) - 1), all = (__mmask16)((1u << MR) - 1);
+            for (int k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(o + (size_t)k * MR, all,
+                                      _mm512_maskz_loadu_ps(in, A + (size_t)(p0 + k) * lda + i0 + ip));
         }
     }
 }
