@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "recur.h"
+#include "rel_err.h"
 
 #ifdef RECUR_DOUBLE
 #define CACHE_TOL 1e-12
@@ -46,19 +47,6 @@ typedef struct cache_case {
     recur_gru_form form;
     int bidir;
 } cache_case;
-
-static double rel_err(const recur_real *a, const recur_real *b, size_t n)
-{
-    double scale = 0, worst = 0;
-    for (size_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs((double)b[i]));
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - (double)b[i]) / (fabs((double)b[i]) + 0.1 * scale + 1e-30);
-        if (!(e <= worst))
-            worst = isnan(e) ? INFINITY : e;
-    }
-    return worst;
-}
 
 static recur_model *make_model(const cache_case *cc)
 {

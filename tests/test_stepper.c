@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "recur.h"
+#include "rel_err.h"
 #include "simd.h"
 
 #ifdef RECUR_DOUBLE
@@ -50,19 +51,6 @@ typedef struct step_case {
     recur_gru_form form;
     int layers, proj, residual, vocab;
 } step_case;
-
-static double rel_err(const recur_real *a, const recur_real *b, size_t n)
-{
-    double scale = 0, worst = 0;
-    for (size_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs((double)b[i]));
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - (double)b[i]) / (fabs((double)b[i]) + 0.1 * scale + 1e-30);
-        if (!(e <= worst))
-            worst = isnan(e) ? INFINITY : e;
-    }
-    return worst;
-}
 
 static void check(const char *name, const char *what, int t, const recur_real *a, const recur_real *b, size_t n,
                   double tol)
