@@ -66,30 +66,6 @@ TARGET static inline V v_exp(V x)
     return MUL(MUL(p, s1), s2);
 }
 
-/* exp in double as in simd_avx512.c; 2^n (n in -1076..1024 after the
- * clamp) as two factors 2^h and 2^(n - h), h = n/2 toward zero, each a
- * normal double. */
-TARGET static inline __m256d v_exp_pd(__m256d x)
-{
-    x = _mm256_min_pd(_mm256_set1_pd(709.5), _mm256_max_pd(_mm256_set1_pd(-746.0), x));
-    __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-    __m256d p = _mm256_set1_pd(1.0 / 479001600.0);
-    static const double inv_fact[12] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                                        1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,    1.0 / 24.0,
-                                        1.0 / 6.0,        0.5,             1.0,            1.0};
-    for (int i = 0; i < 12; i++)
-        p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[i]));
-    __m256d h = _mm256_round_pd(_mm256_mul_pd(n, _mm256_set1_pd(0.5)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256i half = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
-    __m256i rest = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(_mm256_sub_pd(n, h)));
-    __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(half, _mm256_set1_epi64x(1023)), 52));
-    __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(rest, _mm256_set1_epi64x(1023)), 52));
-    return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
-}
-
 /* sum of exp(z - m) over z[0..n) (m the maximum): exp in float, the sum in
  * double lanes (as the AVX-512 path) */
 TARGET static double sum_exp_pd(const float *z, int n, float m)
@@ -102,13 +78,13 @@ TARGET static double sum_exp_pd(const float *z, int n, float m)
         s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
-    if (j < n) {
+    if (j < n) { /* the last n - j, the other lanes zero after the exp */
         float t[8] = {0};
         memcpy(t, z + j, (size_t)(n - j) * sizeof *t);
-        V e = v_exp(SUB(LOAD(t), vm));
-        _mm256_storeu_ps(t, e);
-        for (int i = 0; i < n - j; i++)
-            s0 = _mm256_add_pd(s0, _mm256_setr_pd(t[i], 0, 0, 0));
+        _mm256_storeu_ps(t, v_exp(SUB(LOAD(t), vm)));
+        memset(t + (n - j), 0, (size_t)(8 - (n - j)) * sizeof *t);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm_loadu_ps(t)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm_loadu_ps(t + 4)));
     }
     __m256d a = _mm256_add_pd(s0, s1);
     __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));

@@ -51,24 +51,6 @@ TARGET static inline V v_exp(V x)
     return _mm512_scalef_ps(p, n);
 }
 
-/* exp in double: x = n ln2 + r (ln2 in two parts), exp(r) by its Taylor
- * series to r^12/12! (error below 2e-16 for |r| <= ln2/2), 2^n by scalef. */
-TARGET static inline __m512d v_exp_pd(__m512d x)
-{
-    x = _mm512_min_pd(_mm512_set1_pd(709.5), _mm512_max_pd(_mm512_set1_pd(-746.0), x));
-    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    __m512d p = _mm512_set1_pd(1.0 / 479001600.0);
-    static const double inv_fact[12] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                                        1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,    1.0 / 24.0,
-                                        1.0 / 6.0,        0.5,             1.0,            1.0};
-    for (int i = 0; i < 12; i++)
-        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[i]));
-    return _mm512_scalef_pd(p, n);
-}
-
 /* sum of exp(z - m) over z[0..n) (m the maximum): z - m and exp in float
  * (a few ulp, as the softmax itself), the sum in double lanes so that a
  * 10,000-word row loses nothing to it */
