@@ -46,11 +46,20 @@ static inline int step_active(const int32_t *len, int t, int b) { return t < len
 
 static inline recur_real sigm(recur_real x) { return (recur_real)1 / ((recur_real)1 + R_EXP(-x)); }
 
-/* out (T, B, G*H) = X W_ih^T + b_ih (+ b_hh on the first fold_rows gate
- * rows) for all T*B rows; uses s->tmp.  With s->in_table the product of
- * each row is read from the table instead. */
+/* Gate rows whose b_hh folds into the input side's bias: all of them,
+ * except in a GRU with the reset after, which keeps b_hh inside
+ * r ∘ (W_hn h + b_hn) and adds it with the recurrent product. */
+int cell_fold_rows(const recur_model *m);
+/* bias (G*H) = b_ih + b_hh on the first cell_fold_rows rows. */
+void cell_input_bias(const recur_model *m, const cell_params *p, recur_real *bias);
+/* table (V, G*H): e_v W_ih^T for every token v of the embedding, each the
+ * one-row product a batch of one makes (layer 0 of a model with tokens). */
+void cell_input_table(const recur_model *m, const cell_params *p, recur_real *table);
+/* out (T, B, G*H) = X W_ih^T + cell_input_bias for all T*B rows; uses
+ * s->tmp.  With s->in_table the product of each row is read from the table
+ * instead. */
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
-                           int fold_rows, recur_real *out);
+                           recur_real *out);
 /* From dgx: dW_ih += dgx^T X, dx = dgx W_ih. */
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B);
 /* db1 += column sums of X (rows x cols), and db2 too when not NULL. */

@@ -31,14 +31,34 @@ static void fill_part(void *ctx, int tid, int nt)
     }
 }
 
-void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, int fold_rows,
-                           recur_real *out)
+int cell_fold_rows(const recur_model *m)
+{
+    const int G = m->gates * m->cfg.rnn.hidden_size;
+    return m->cfg.rnn.cell == RECUR_CELL_GRU && m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER ? 0 : G;
+}
+
+void cell_input_bias(const recur_model *m, const cell_params *p, recur_real *bias)
+{
+    const int G = m->gates * m->cfg.rnn.hidden_size, fold = cell_fold_rows(m);
+    const recur_real *b_ih = m->params + p->b_ih, *b_hh = m->params + p->b_hh;
+    for (int j = 0; j < G; j++)
+        bias[j] = b_ih[j] + (j < fold ? b_hh[j] : 0);
+}
+
+void cell_input_table(const recur_model *m, const cell_params *p, recur_real *table)
+{
+    const int V = m->cfg.vocab_size, E = p->in, G = m->gates * m->cfg.rnn.hidden_size;
+    /* one token at a time: the same one-row product a batch of one makes */
+    for (int v = 0; v < V; v++)
+        recur_gemm_serial(0, 1, 1, G, E, 1, m->params + m->emb_w + (size_t)v * E, E, m->params + p->w_ih, E, 0,
+                          table + (size_t)v * G, G);
+}
+
+void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, recur_real *out)
 {
     int G = m->gates * m->cfg.rnn.hidden_size;
-    const recur_real *b_ih = m->params + p->b_ih, *b_hh = m->params + p->b_hh;
     recur_real *bias = s->tmp; /* (B, G) scratch, G used here */
-    for (int j = 0; j < G; j++)
-        bias[j] = b_ih[j] + (j < fold_rows ? b_hh[j] : 0);
+    cell_input_bias(m, p, bias);
     fill_job f = {out, bias, s->in_table, s->in_tok, G, T * B};
     par_run_work((double)T * B * G, fill_part, &f);
     if (!s->in_table)

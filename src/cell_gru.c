@@ -124,12 +124,12 @@ static void gru_forward_thread(void *ctx, int tid, int nt)
 
 void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
 {
-    const int H = m->cfg.rnn.hidden_size, G = 3 * H;
-    const int after = m->cfg.rnn.gru_form == RECUR_GRU_RESET_AFTER;
     /* reset after: b_hh enters through the per-step product gh (b_hn must stay
-     * inside r ∘ (...)); reset before: all of b_hh folds into the projection */
-    cell_input_projection(m, p, s, T, B, after ? 0 : G, s->act);
+     * inside r ∘ (...)); reset before: all of b_hh folds into the projection
+     * (cell_fold_rows) */
+    cell_input_projection(m, p, s, T, B, s->act);
 #ifndef RECUR_DOUBLE
+    const int H = m->cfg.rnn.hidden_size;
     s->packed = pack_forward(s, B);
     if (s->packed)
         cell_pack_gates(m->params + p->w_hh, 3, H, H, s->wpack);

@@ -106,9 +106,9 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
 
 void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
 {
-    const int H = m->cfg.rnn.hidden_size, G = 4 * H;
-    cell_input_projection(m, p, s, T, B, G, s->act);
+    cell_input_projection(m, p, s, T, B, s->act);
 #ifndef RECUR_DOUBLE
+    const int H = m->cfg.rnn.hidden_size;
     s->packed = pack_forward(s, B);
     if (s->packed) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
         cell_pack_gates(m->params + p->w_hh, 4, H, m->state, s->wpack);

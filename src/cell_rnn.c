@@ -61,7 +61,7 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
 void rnn_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, const int32_t *len)
 {
     const int H = m->cfg.rnn.hidden_size;
-    cell_input_projection(m, p, s, T, B, H, s->hs + (size_t)B * H);
+    cell_input_projection(m, p, s, T, B, s->hs + (size_t)B * H);
 #ifndef RECUR_DOUBLE
     s->packed = pack_forward(s, B);
     if (s->packed)

@@ -219,17 +219,14 @@ recur_status recur_run_cache_input_projection(recur_run *r, int on)
     if (c->vocab_size <= 0 || c->rnn.num_layers <= 0)
         return recur_seterr(r->errmsg, RECUR_ERR_ARG,
                             "cache input projection: the model has no embedding feeding a recurrent layer");
-    const int V = c->vocab_size, E = c->rnn.input_size, G = m->gates * c->rnn.hidden_size;
+    const int V = c->vocab_size, G = m->gates * c->rnn.hidden_size;
     for (int d = 0; d < m->dirs; d++)
         if (!(r->in_table[d] = run_alloc((size_t)V * G, sizeof(recur_real))))
             goto nomem;
     if (m->dirs == 2 && !(r->tok_rev = run_alloc((size_t)r->max_T * r->max_B, sizeof(int32_t))))
         goto nomem;
-    /* one token at a time: the same one-row product a batch of one makes */
     for (int d = 0; d < m->dirs; d++)
-        for (int v = 0; v < V; v++)
-            recur_gemm_serial(0, 1, 1, G, E, 1, m->params + m->emb_w + (size_t)v * E, E,
-                              m->params + m->cells[0][d].w_ih, E, 0, r->in_table[d] + (size_t)v * G, G);
+        cell_input_table(m, &m->cells[0][d], r->in_table[d]);
     return RECUR_OK;
 nomem:
     recur_run_cache_input_projection(r, 0);

@@ -303,24 +303,14 @@ recur_status recur_stepper_create(recur_stepper **out, const recur_model *m, rec
                        (s->gh = recur_alloc(L * G, sizeof(recur_real)))));
     /* a table no bigger than W_ih itself (character models): a token then
      * reads one row of it instead of all of W_ih */
-    if (ok && s->V <= s->E) {
-        ok = (s->table = recur_alloc((size_t)s->V * G, sizeof(recur_real))) != NULL;
-        for (int v = 0; ok && v < s->V; v++) /* the one-row product a batch of one makes */
-            recur_gemm_serial(0, 1, 1, s->G, s->E, 1, m->params + m->emb_w + (size_t)v * s->E, s->E,
-                              m->params + m->cells[0][0].w_ih, s->E, 0, s->table + (size_t)v * G, s->G);
-    }
+    if (ok && s->V <= s->E && (ok = (s->table = recur_alloc((size_t)s->V * G, sizeof(recur_real))) != NULL))
+        cell_input_table(m, &m->cells[0][0], s->table);
     if (!ok) {
         recur_stepper_free(s);
         return recur_error_set(err, RECUR_ERR_NOMEM, "stepper: out of memory");
     }
-    /* as cell_input_projection folds: b_hh joins b_ih except where GRU
-     * (reset after) keeps it inside r (W_hn h + b_hn) */
-    int fold = gru && s->gru_after ? 0 : s->G;
-    for (int l = 0; l < s->L; l++) {
-        const recur_real *b_ih = m->params + m->cells[l][0].b_ih, *b_hh = m->params + m->cells[l][0].b_hh;
-        for (int j = 0; j < s->G; j++)
-            s->bias[(size_t)l * G + j] = b_ih[j] + (j < fold ? b_hh[j] : 0);
-    }
+    for (int l = 0; l < s->L; l++)
+        cell_input_bias(m, &m->cells[l][0], s->bias + (size_t)l * G);
     *out = s;
     return RECUR_OK;
 }
