@@ -63,6 +63,16 @@ static uint64_t lcg(uint64_t *s)
     return *s >> 33;
 }
 
+/* the greedy choice of generation: the first largest logit */
+static int32_t argmax(const recur_real *z, int n)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++)
+        if (z[k] > z[best])
+            best = k;
+    return best;
+}
+
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "speed: %s: %s\n", what, msg);
@@ -169,12 +179,7 @@ int main(int argc, char **argv)
             for (int s = 0; s < steps; s++) {
                 if (recur_stepper_feed(stp, x[0]))
                     die("stepper", recur_stepper_errmsg(stp));
-                const recur_real *z = recur_stepper_logits(stp);
-                int best = 0;
-                for (int k = 1; k < out; k++)
-                    if (z[k] > z[best])
-                        best = k;
-                x[0] = best;
+                x[0] = argmax(recur_stepper_logits(stp), out);
             }
         } else if (gen) {
             for (int s = 0; s < steps; s++) {
@@ -185,12 +190,7 @@ int main(int argc, char **argv)
                 memcpy(h, recur_run_hn(r), ns * sizeof *h);
                 if (lstm)
                     memcpy(c, recur_run_cn(r), ns * sizeof *c);
-                const recur_real *z = recur_run_logits(r);
-                int best = 0;
-                for (int k = 1; k < out; k++)
-                    if (z[k] > z[best])
-                        best = k;
-                x[0] = best;
+                x[0] = argmax(recur_run_logits(r), out);
                 first = 0;
             }
         } else {
