@@ -11,13 +11,14 @@ BUILD   ?= build
 OPT     := -O2 -g
 endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC -MMD -MP \
-           -Iinclude $(shell pkg-config --cflags $(PKGS))
+           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC   := $(sort $(wildcard src/*.c))
+# The library's sources, one folder per concern (docs/architecture.md).
+LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB64_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj64/%.o)
 CLI_SRC   := $(sort $(wildcard cli/*.c))
@@ -53,10 +54,10 @@ $(BUILD)/recur: $(CLI_OBJ) $(BUILD)/librecur.a
 # Tests named test_*_f64.c run against the double-precision build.
 $(BUILD)/tests/test_%_f64: tests/test_%_f64.c tests/*.h $(BUILD)/librecur64.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DRECUR_DOUBLE -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/librecur64.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -DRECUR_DOUBLE $(LDFLAGS) -o $@ $< $(BUILD)/librecur64.a $(LDLIBS) -lcmocka
 $(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/librecur.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS) -lcmocka
 $(BUILD)/examples/%: examples/%.c $(BUILD)/librecur.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS)
@@ -82,22 +83,24 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Werror \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc
 fuzz: $(BUILD)/fuzz_safetensors
-$(BUILD)/fuzz_safetensors: fuzz/fuzz_safetensors.c src/safetensors.c src/safetensors.h include/recur.h
+$(BUILD)/fuzz_safetensors: fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/io/safetensors.h include/recur.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/safetensors.c \
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/base/errors.c \
 	  $(shell pkg-config --libs jansson) -lm
 fuzz-run: $(BUILD)/fuzz_safetensors
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/safetensors.dict \
 	  $(BUILD)/fuzz-corpus fuzz/seeds
 
-# libFuzzer target for opening and loading checkpoints (src/checkpoint.c over
+# libFuzzer target for opening and loading checkpoints (src/io/checkpoint.c over
 # the safetensors reader, the model, a tiny forward pass); see docs/fuzzing.md.
 # Like the rule above it links only the sources it needs.
-FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,checkpoint.c safetensors.c model.c run.c \
-                 cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c schedule.c errors.c alloc.c rng.c blas.c)
+FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,io/checkpoint.c io/safetensors.c io/atomic_file.c \
+                 $(addprefix engine/,model.c run.c cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c \
+                 schedule.c blas.c gemm_avx512.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
+                 base/errors.c base/alloc.c base/rng.c)
 fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
-$(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*.h) include/recur.h
+$(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*/*.h) include/recur.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson openblas) -o $@ $(FUZZ_CKPT_SRC) \
 	  $(shell pkg-config --libs jansson openblas) -lm -lpthread
@@ -112,7 +115,7 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
 
 # header dependencies written by -MMD
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj64/*.d $(BUILD)/cli/*.d $(BUILD)/tests/*.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-san

@@ -1,6 +1,6 @@
 /*
  * fuzz_checkpoint.c - libFuzzer target for loading checkpoints
- * (src/checkpoint.c on top of src/safetensors.c and src/model.c): each input
+ * (src/io/checkpoint.c on top of src/io/safetensors.c and src/engine/model.c): each input
  * is written to a file (in /dev/shm when it exists, else $TMPDIR or /tmp),
  * then
  *   recur_checkpoint_open      safetensors structure, recur.format,
@@ -25,7 +25,7 @@
 #include <jansson.h>
 
 #include "recur.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static char path[512];
 static volatile unsigned sink;

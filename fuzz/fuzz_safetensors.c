@@ -1,6 +1,6 @@
 /*
  * fuzz_safetensors.c - libFuzzer target for the safetensors reader
- * (src/safetensors.c): st_parse on arbitrary bytes, then every tensor and
+ * (src/io/safetensors.c): st_parse on arbitrary bytes, then every tensor and
  * metadata entry it accepts is looked up and read, and F32/F64 tensors are
  * converted with st_copy_to_float and st_copy_to_double.  A failure must leave
  * an empty st_file and a non-empty message.  Build and run: docs/fuzzing.md.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 /* Folded into the result so the reads cannot be optimised away. */
 static volatile unsigned sink;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make_seeds.py - writes the seed corpus of fuzz/fuzz_safetensors.c into
 fuzz/seeds/: a few tiny valid safetensors files laid out as the writer in
-src/safetensors.c lays them out (compact JSON, padded with spaces to a
+src/io/safetensors.c lays them out (compact JSON, padded with spaces to a
 multiple of 8, tensors contiguous in insertion order).
 
 A few seeds break one rule each (bad_*), so mutations start next to the

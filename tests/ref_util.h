@@ -31,7 +31,7 @@
 #include <jansson.h>
 
 #include "recur.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static inline const char *ref_dir(void)
 {

@@ -1,5 +1,5 @@
 /*
- * test_checkpoint.c - checkpoints (src/checkpoint.c) end to end:
+ * test_checkpoint.c - checkpoints (src/io/checkpoint.c) end to end:
  *
  *  round trip   save -> open -> load_model for several configurations (plain
  *               encoder, bidirectional with projection and embedding/decoder,
@@ -49,7 +49,7 @@
 #include <jansson.h>
 
 #include "recur.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static char tmpdir[256];
 static char bindir[512] = "."; /* where the test binary lives (torch files go there) */

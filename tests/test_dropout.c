@@ -1,5 +1,5 @@
 /*
- * test_dropout.c - the dropout masks (src/dropout.c).
+ * test_dropout.c - the dropout masks (src/engine/dropout.c).
  *
  * For p in {0.1, 0.25, 0.5, 0.9} over 2,000,001 elements (odd, so the last
  * pair is half used): every mask value is 0 or exactly 1/(1-p) and dst =
@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "dropout.h"
-#include "threads.h"
+#include "engine/dropout.h"
+#include "engine/threads.h"
 
 #define N 2000001
 

@@ -1,6 +1,6 @@
 /*
  * test_safetensors.c - tests of the safetensors reader and writer
- * (src/safetensors.c): round trips of every dtype with metadata, the exact
+ * (src/io/safetensors.c): round trips of every dtype with metadata, the exact
  * byte layout PyTorch's loader expects, one rejected file per rule the
  * reader enforces (each with its own message), and atomic commits that leave
  * the previous file intact when writing fails.
@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static char tmpdir[256];
 

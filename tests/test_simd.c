@@ -30,8 +30,8 @@
 
 #include <cmocka.h>
 
-#include "gemm.h"
-#include "simd.h"
+#include "engine/gemm.h"
+#include "engine/simd.h"
 
 typedef void (*vec_fn)(float *, const float *, size_t);
 

@@ -31,7 +31,7 @@
 
 #include "recur.h"
 #include "rel_err.h"
-#include "simd.h"
+#include "engine/simd.h"
 
 #ifdef RECUR_DOUBLE
 #define STEP_TOL 1e-12

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 int recur_utf8_decode(const char *str, size_t n, size_t *pos, uint32_t *cp)
 {

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 typedef struct vocab_entry {
     char *tok;     /* NUL-terminated copy */

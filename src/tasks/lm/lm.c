@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 typedef struct lm_dims {
     int L, R, H, V, lstm;
@@ -332,7 +332,7 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
         (st = recur_run_create(&run, m, 1, K, err)) != RECUR_OK)
         goto done;
     /* the steps' input products from a table when it is no bigger than W_ih */
-    if (V <= m->cfg.rnn.input_size && (st = recur_run_cache_input_projection(run, 1)) != RECUR_OK) {
+    if (V <= recur_model_get_config(m)->rnn.input_size && (st = recur_run_cache_input_projection(run, 1)) != RECUR_OK) {
         recur_error_set(err, st, "beam search: %s", recur_run_errmsg(run));
         goto done;
     }

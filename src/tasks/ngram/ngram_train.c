@@ -49,8 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
-#include "internal.h"
+#include "io/atomic_file.h"
+#include "base/internal.h"
 #include "ngram_internal.h"
 
 #define DEFAULT_MEMORY (256u * 1024u * 1024u)

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "model_internal.h"
 #include "simd.h"
 #include "threads.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 #include "ngram_internal.h"
 
 static uint64_t hash_bytes(const char *s, size_t len)

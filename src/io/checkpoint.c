@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "safetensors.h"
-#include "internal.h"
+#include "engine/model_internal.h"
 
 struct recur_checkpoint {
     st_file file;

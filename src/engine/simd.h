@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "model_internal.h"
 
 enum { SIMD_PORTABLE = 0, SIMD_AVX2 = 1, SIMD_AVX512 = 2 };
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 typedef struct atomic_file {
     FILE *f;    /* write the contents through this */

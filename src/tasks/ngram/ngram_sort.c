@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base/internal.h"
 #include "ngram_internal.h"
 
 #define NG_MAX_FAN 64

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "model_internal.h"
 #include "threads.h"
 
 void recur_model_config_default(recur_model_config *cfg)

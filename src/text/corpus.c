@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 /* Called for each token: the token's bytes (NULL for <eos>), its byte offset
  * and line.  Returns RECUR_OK to go on. */

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "model_internal.h"
 
 /* recur_gemm on the calling thread only. */
 void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real alpha, const recur_real *A,

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
-#include "internal.h"
+#include "io/atomic_file.h"
+#include "base/internal.h"
 #include "ngram_internal.h"
 
 typedef struct ng_level {

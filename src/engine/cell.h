@@ -12,7 +12,7 @@
 #ifndef RECUR_CELL_H
 #define RECUR_CELL_H
 
-#include "internal.h"
+#include "model_internal.h"
 
 typedef struct dir_buf {
     recur_real *x;    /* (T, B, in) input, this direction's time order */
