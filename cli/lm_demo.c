@@ -58,20 +58,20 @@ int lm_cmd_demo(int argc, char **argv)
     const char *dir = "/usr/share/games/fortunes", *out = "lm-demo", *progress = "auto";
     double seconds = 110;
     long long threads = 0, seed = 1, hidden = 256, length = 300;
-    lm_opt opts[] = {
-        LM_STR("fortunes", &dir, "DIR", "folder of the fortunes package's files", NULL),
-        LM_DUR("time", &seconds, "TIME", "training time: seconds, or 90s, 2m"),
-        LM_INT("hidden", &hidden, "N", "LSTM hidden units", 8, 4096),
-        LM_INT("length", &length, "N", "characters per sample", 1, 1000000),
-        LM_STR("out", &out, "DIR", "folder for the model (best.safetensors) and metrics", NULL),
-        LM_INT("seed", &seed, "S", "seed of training and sampling", 1, 9.2e18),
-        LM_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
-        LM_CHOICE("progress", &progress, "live line on a terminal, log lines otherwise", "auto|live|log|none"),
-        LM_END,
+    cli_opt opts[] = {
+        CLI_STR("fortunes", &dir, "DIR", "folder of the fortunes package's files", NULL),
+        CLI_DUR("time", &seconds, "TIME", "training time: seconds, or 90s, 2m"),
+        CLI_INT("hidden", &hidden, "N", "LSTM hidden units", 8, 4096),
+        CLI_INT("length", &length, "N", "characters per sample", 1, 1000000),
+        CLI_STR("out", &out, "DIR", "folder for the model (best.safetensors) and metrics", NULL),
+        CLI_INT("seed", &seed, "S", "seed of training and sampling", 1, 9.2e18),
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_CHOICE("progress", &progress, "live line on a terminal, log lines otherwise", "auto|live|log|none"),
+        CLI_END,
     };
     const char *pos[1];
     int npos;
-    int rc = lm_parse(cmd, "[OPTIONS]\n\nTrains a character model on Debian's fortunes (apt-get install fortunes)\n"
+    int rc = cli_parse(cmd, "[OPTIONS]\n\nTrains a character model on Debian's fortunes (apt-get install fortunes)\n"
                            "for about two minutes and prints samples at temperatures 0.5, 0.8 and 1\n"
                            "(top-p 0.95, each from a blank line, where fortunes start).",
                       opts, argc, argv, pos, 0, &npos);
@@ -150,25 +150,25 @@ int lm_cmd_demo(int argc, char **argv)
     o.embed = 32;
     o.dropout = 0;
     o.init_scale = 0.08;
-    o.optim = "adam";
-    o.lr = 0.004;
-    o.schedule = "constant";
-    o.clip = 1;
+    o.train.optim = "adam";
+    o.train.lr = 0.004;
+    o.train.schedule = "constant";
+    o.train.clip = 1;
     o.loss_scale = "mean";
     o.bptt = 64;
     o.batch = 32;
-    o.epochs = 100;
-    o.time_limit = seconds;
-    o.seed = seed;
-    o.threads = threads;
-    o.out_dir = out;
-    o.progress = progress;
-    o.force = 1;
+    o.train.epochs = 100;
+    o.train.time_limit = seconds;
+    o.train.seed = seed;
+    o.train.threads = threads;
+    o.train.out_dir = out;
+    o.train.progress = progress;
+    o.train.force = 1;
     o.valid_streams = 8;
     o.train_path = "fortunes (train)";
     o.valid_path = "fortunes (valid)";
-    lm_text tr = {"fortunes (train)", train.s, train.n};
-    lm_text va = {"fortunes (valid)", valid.s, valid.n};
+    lm_text tr = {"fortunes (train)", train.s, train.n, 0};
+    lm_text va = {"fortunes (valid)", valid.s, valid.n, 0};
     rc = lm_train_texts(&o, &tr, &va, NULL);
     if (rc)
         goto done;

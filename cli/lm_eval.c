@@ -90,19 +90,19 @@ int lm_cmd_eval(int argc, char **argv)
     int json = 0;
     const char *arpa = NULL, *tune = NULL;
     double lambda = 0.5;
-    lm_opt opts[] = {
-        LM_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
-        LM_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
-        LM_STR("interpolate", &arpa, "ARPA",
+    cli_opt opts[] = {
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
+        CLI_STR("interpolate", &arpa, "ARPA",
                "mix each token's probability with this n-gram model's (word models)", "none"),
-        LM_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
-        LM_STR("tune-lambda", &tune, "VALID",
+        CLI_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
+        CLI_STR("tune-lambda", &tune, "VALID",
                "choose --lambda minimising the mixture's perplexity on this file", "none"),
-        LM_END,
+        CLI_END,
     };
     const char *pos[1024];
     int npos;
-    int rc = lm_parse(cmd, "[OPTIONS] MODEL FILE...", opts, argc, argv, pos, 1024, &npos);
+    int rc = cli_parse(cmd, "[OPTIONS] MODEL FILE...", opts, argc, argv, pos, 1024, &npos);
     if (rc)
         return rc == 1 ? 0 : rc;
     if (npos < 2) {
@@ -198,7 +198,7 @@ int lm_cmd_eval(int argc, char **argv)
         recur_error err = {0};
         double nll;
         int64_t count;
-        if (lm_score_ids(f.model, f.vocab, ids, n, &nll, &count, &err)) {
+        if (recur_lm_eval_ids(f.model, f.vocab, ids, n, 1, &nll, &count, &err) != RECUR_OK) {
             fprintf(stderr, "%s: %s: %s\n", cmd, pos[i], err.msg);
             free(ids);
             status = 1;

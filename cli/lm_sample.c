@@ -216,21 +216,21 @@ int lm_cmd_sample(int argc, char **argv)
     lm_gen_opts g = {"", 0, 1.0, 0, 1.0, 0, NULL, 0};
     long long seed = 0, threads = 0;
     const char *stop = NULL;
-    lm_opt opts[] = {
-        LM_STR("prime", &g.prime, "TEXT", "text to start from (UTF-8, every token in the vocabulary)", "none: a line start"),
-        LM_INT("length", &g.length, "N", "tokens to generate", 1, 100000000),
-        LM_DBL("temperature", &g.temperature, "T", "softmax temperature, 0: greedy", 0, 1e6, 0),
-        LM_INT("top-k", &g.top_k, "K", "sample among the K most likely tokens, 0: all", 0, 1e9),
-        LM_DBL("top-p", &g.top_p, "P", "sample among the most likely tokens of mass P, in (0, 1]", 0, 1, 1),
-        LM_INT("seed", &seed, "S", "random seed, 0: from the clock", 0, 9.2e18),
-        LM_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
-        LM_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
-        LM_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
-        LM_END,
+    cli_opt opts[] = {
+        CLI_STR("prime", &g.prime, "TEXT", "text to start from (UTF-8, every token in the vocabulary)", "none: a line start"),
+        CLI_INT("length", &g.length, "N", "tokens to generate", 1, 100000000),
+        CLI_DBL("temperature", &g.temperature, "T", "softmax temperature, 0: greedy", 0, 1e6, 0),
+        CLI_INT("top-k", &g.top_k, "K", "sample among the K most likely tokens, 0: all", 0, 1e9),
+        CLI_DBL("top-p", &g.top_p, "P", "sample among the most likely tokens of mass P, in (0, 1]", 0, 1, 1),
+        CLI_INT("seed", &seed, "S", "random seed, 0: from the clock", 0, 9.2e18),
+        CLI_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
+        CLI_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_END,
     };
     const char *pos[2];
     int npos;
-    int rc = lm_parse(cmd, "[OPTIONS] MODEL", opts, argc, argv, pos, 1, &npos);
+    int rc = cli_parse(cmd, "[OPTIONS] MODEL", opts, argc, argv, pos, 1, &npos);
     if (rc)
         return rc == 1 ? 0 : rc;
     if (npos != 1) {
@@ -244,7 +244,7 @@ int lm_cmd_sample(int argc, char **argv)
     lm_file f;
     if (lm_file_load(pos[0], &f))
         return 1;
-    if (!lm_find_opt(opts, "length")->given)
+    if (!cli_find_opt(opts, "length")->given)
         g.length = f.level == RECUR_LEVEL_CHAR ? 1000 : 200;
     if (g.length < 1) {
         fprintf(stderr, "%s: --length must be at least 1\n", cmd);

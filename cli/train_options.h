@@ -1,0 +1,62 @@
+/*
+ * train_options.h - what every `recur TASK train` shares: the options of the
+ * trainer (optimiser, schedule, limits, run folder, progress), the rules of
+ * a resumed run's settings, and the signals that stop a run.
+ */
+#ifndef RECUR_CLI_TRAIN_OPTIONS_H
+#define RECUR_CLI_TRAIN_OPTIONS_H
+
+#include <signal.h>
+
+#include <jansson.h>
+
+#include "options.h"
+#include "recur_train.h"
+
+typedef struct train_opts {
+    const char *optim;
+    double lr, momentum, weight_decay;
+    const char *schedule;
+    double decay;
+    long long decay_start, patience, warmup;
+    double clip;
+    long long epochs, early_stop, max_steps;
+    double time_limit;
+    long long seed, threads;
+    const char *out_dir, *metrics, *progress;
+    long long log_every;
+    int resume, force;
+} train_opts;
+
+/* Defaults: SGD lr 1, constant rate, clip 5, 10 epochs, OUT "run". */
+void train_opts_defaults(train_opts *o);
+/* Appends the trainer's rows to t; returns how many. */
+int train_opts_rows(train_opts *o, cli_opt *t);
+/* Settings not stored with a run (this session only). */
+int train_opts_session_only(const char *name);
+/* Settings a resumed run may change besides the session-only ones. */
+int train_opts_resumable(const char *name);
+/* The trainer's configuration from the options. */
+void train_opts_config(const train_opts *o, recur_trainer_config *c);
+
+/* The stored settings of a run: every option of tab but the session-only
+ * ones, as strings. */
+json_t *train_settings_json(cli_opt *tab);
+/* Resumption: sets every option of `stored` (a table over fresh settings)
+ * from the run's stored JSON object, then copies into it the options given
+ * on this command line that a resumed run may change (the trainer's, and
+ * also_resumable, NULL-terminated, may be NULL); an option given with
+ * another value than the run's is an error naming both (2 after printing). */
+int train_settings_resume(const char *cmd, const char *path, json_t *opts, cli_opt *given,
+                          cli_opt *stored, const char *const *also_resumable);
+
+/* SIGINT and SIGTERM set train_stop_signal (the trainer's stop flag) once;
+ * a second one ends the program at once. */
+extern volatile sig_atomic_t train_stop_signal;
+void train_signals_install(void);
+void train_signals_restore(void);
+/* The exit status of a run that returned st: 0, 128 + the signal after a
+ * stop request, 1 for an error. */
+int train_exit_status(recur_status st);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * recur_train.h - the trainer of librecur: one training loop for every task.
+ *
+ * A task says how to take one training step (draw its batch, run forward and
+ * backward, return the loss) and how to evaluate on development data (named
+ * metrics, one of which decides "best").  The trainer owns the rest: the
+ * optimiser step with global-norm clipping, learning-rate schedules with
+ * warm-up, early stopping, best and last checkpoints written atomically,
+ * exact resumption, step and time limits, a clean stop on request, refusal of
+ * non-finite losses, the progress line and the metrics file (JSON Lines).
+ *
+ * The run folder OUT holds
+ *   best.safetensors   the model with the best development metric so far
+ *   last.safetensors   the model, optimiser, train state and the task's
+ *                      state: `resume` continues from it bit for bit
+ *   metrics.jsonl      a row per log interval and per epoch (unless
+ *                      metrics_path names another file)
+ *   .lock              held (fcntl) while a trainer runs in OUT
+ *
+ * The library installs no signal handler: a program stops a run by setting
+ * the flag it passed as stop_flag (from its own SIGINT/SIGTERM handler), and
+ * the trainer writes last.safetensors and returns RECUR_ERR_INTERRUPTED.
+ */
+#ifndef RECUR_TRAIN_H
+#define RECUR_TRAIN_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "recur.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- what a task reports ------------------------------------------------ */
+
+#define RECUR_MAX_METRICS 16
+
+typedef struct recur_metric {
+    char name[32]; /* "loss", "ppl", "f1", "accuracy", ... */
+    double value;
+} recur_metric;
+
+/* An evaluation on development data. */
+typedef struct recur_eval {
+    int n;
+    recur_metric m[RECUR_MAX_METRICS];
+    int decisive;      /* index of the metric that decides best, early stopping, plateau */
+    int higher_better; /* 1 for accuracy or F1, 0 for a loss */
+} recur_eval;
+
+/* Adds a metric; returns its index, or -1 when the table is full. */
+int recur_eval_add(recur_eval *e, const char *name, double value);
+
+/* The task: callbacks over the task's own context.  Messages are written
+ * into msg (512 bytes) when a callback fails. */
+typedef struct recur_task {
+    void *ctx;
+    const char *unit;  /* what a step's count counts ("token", "char", "sentence") */
+    int loss_is_nll;   /* 1: losses are nats per unit, so perplexity is shown */
+    /* Steps in every epoch (at least 1). */
+    int64_t (*epoch_steps)(void *ctx);
+    /* Before step `first` of epoch `epoch` (1-based) is taken: first is 0 at
+     * an epoch's start, or the position a resumed run continues from (after
+     * load_state).  Deterministic orders (shuffles) derive from the epoch. */
+    recur_status (*epoch_begin)(void *ctx, int64_t epoch, int64_t first, char *msg);
+    /* Step `index` of the epoch: gradients are zeroed before the call; the
+     * task adds its gradients into the model's (recur_backward) and returns
+     * the summed loss over *count units.  A non-finite loss is
+     * RECUR_ERR_NONFINITE. */
+    recur_status (*step)(void *ctx, int64_t epoch, int64_t index, double *loss_sum,
+                         int64_t *count, char *msg);
+    /* Evaluation on development data with the model as it is. */
+    recur_status (*evaluate)(void *ctx, recur_eval *out, char *msg);
+    /* Optional: the state a run stopped inside an epoch needs beyond the
+     * model and optimiser (a carried hidden state), as a malloc'd JSON text,
+     * and its restoration.  NULL: the task keeps no such state. */
+    recur_status (*save_state)(void *ctx, char **json, char *msg);
+    recur_status (*load_state)(void *ctx, const char *json, char *msg);
+    /* Optional: the epoch summary after "epoch N done in T: " (NULL: the
+     * train loss and every metric). */
+    void (*format_epoch)(void *ctx, double train_loss, const recur_eval *ev, char *buf,
+                         size_t n);
+    /* What every model file of the run carries: a JSON object merged into
+     * recur.config ({"task":"lm",...}, see recur_task_file_open) and further
+     * __metadata__ entries (vocabularies, the run's settings). */
+    const char *extra_config;
+    const recur_meta_entry *meta;
+    int n_meta;
+} recur_task;
+
+/* ---- the trainer ------------------------------------------------------------ */
+
+typedef enum recur_progress_mode {
+    RECUR_PROGRESS_AUTO = 0, /* a live line on a terminal, log lines otherwise */
+    RECUR_PROGRESS_LIVE,
+    RECUR_PROGRESS_LOG,
+    RECUR_PROGRESS_NONE
+} recur_progress_mode;
+
+typedef struct recur_input_file {
+    const char *role; /* for messages: "TRAIN", "VALID", "TEST" */
+    const char *path;
+} recur_input_file;
+
+typedef struct recur_trainer_config {
+    recur_optim_config optim; /* kind, momentum, weight decay, clip (max global norm) */
+    double lr;
+    recur_sched_kind schedule;
+    double decay;        /* factor of the decay and plateau schedules, in (0, 1] */
+    int decay_start;     /* DECAY_AFTER: last epoch at the initial rate */
+    int patience;        /* PLATEAU: epochs without improvement before a decay */
+    int64_t warmup_steps; /* linear warm-up over the first N steps, 0: none */
+    int64_t epochs;
+    int early_stop;      /* stop after N epochs without improvement, 0: never */
+    int64_t max_steps;   /* stop (resumably) after N steps of this call, 0: none */
+    double time_limit;   /* stop (resumably) after this many seconds, 0: none */
+    const char *out_dir;
+    const char *metrics_path; /* NULL or "": OUT/metrics.jsonl */
+    int resume;          /* continue the run in OUT from last.safetensors */
+    int force;           /* start anew in an OUT that holds a run */
+    /* Files the run reads, each with its role ("TRAIN", "VALID", ...): no
+     * output may be one of them, and a resumed run must read the same files
+     * (same role, path, size and contents) as the run it continues. */
+    const recur_input_file *inputs;
+    int n_inputs;
+    recur_progress_mode progress;
+    FILE *log;           /* progress and messages; NULL: stderr */
+    int64_t log_every;   /* steps between log lines and metrics rows, 0: ten per epoch */
+    const volatile sig_atomic_t *stop_flag; /* non-zero: stop at the next step */
+} recur_trainer_config;
+
+void recur_trainer_config_default(recur_trainer_config *cfg);
+
+typedef struct recur_trainer recur_trainer;
+
+/* Validates the configuration and prepares OUT before any training: creates
+ * the folder, takes its lock (RECUR_ERR_STATE naming the process that holds
+ * it), refuses an OUT holding a run without resume or force, outputs that
+ * are inputs, and a folder or metrics file that cannot be written.  With
+ * resume, restores the optimiser, train state, random state and the task's
+ * state from OUT/last.safetensors into the model (whose weights the caller
+ * loaded from that file).  Nothing in OUT is replaced until a new model is
+ * written.  The trainer keeps pointers to m and task until freed. */
+recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const recur_task *task,
+                                  const recur_trainer_config *cfg, recur_error *err);
+/* Releases the lock.  Safe on NULL. */
+void recur_trainer_free(recur_trainer *t);
+const char *recur_trainer_errmsg(const recur_trainer *t);
+
+/* Why a run returned. */
+typedef enum recur_stop_reason {
+    RECUR_STOP_NONE = 0,
+    RECUR_STOP_EPOCHS,      /* every epoch done */
+    RECUR_STOP_EARLY,       /* early stopping */
+    RECUR_STOP_MAX_STEPS,   /* max_steps reached: last.safetensors resumes */
+    RECUR_STOP_TIME_LIMIT,  /* time_limit reached: last.safetensors resumes */
+    RECUR_STOP_REQUESTED,   /* stop_flag set: last.safetensors resumes */
+    RECUR_STOP_ERROR
+} recur_stop_reason;
+
+/* Trains until the epochs are done, early stopping, a limit or a stop
+ * request.  RECUR_OK for the first four reasons, RECUR_ERR_INTERRUPTED after
+ * a stop request (last.safetensors written), or an error (non-finite loss
+ * with the epoch and step named, a failed write, a task's error). */
+recur_status recur_trainer_run(recur_trainer *t);
+recur_stop_reason recur_trainer_stop_reason(const recur_trainer *t);
+
+/* The state of the run (also after create with resume). */
+const recur_train_state *recur_trainer_state(const recur_trainer *t);
+/* 1 when OUT/best.safetensors holds a model of this run. */
+int recur_trainer_has_best(const recur_trainer *t);
+const char *recur_trainer_best_path(const recur_trainer *t);
+const char *recur_trainer_last_path(const recur_trainer *t);
+/* Training seconds of this call of run. */
+double recur_trainer_seconds(const recur_trainer *t);
+/* The learning rate of the next step as the trainer applies it: the
+ * schedule's rate times the warm-up factor min(1, (s + 1) / warmup_steps)
+ * for the run's s-th step (0-based). */
+double recur_trainer_lr(const recur_trainer *t);
+
+/* Prints a message line on the trainer's log (clearing a live line). */
+void recur_trainer_message(recur_trainer *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- language-model training as a task --------------------------------------- */
+
+/* Zaremba et al. (2014): the training ids cut into `batch` parallel streams
+ * read in segments of `bptt` steps, the state carried from segment to
+ * segment (truncated BPTT) and reset each epoch; evaluation by
+ * recur_lm_eval_ids on the validation ids. */
+typedef struct recur_lm_task recur_lm_task;
+
+typedef struct recur_lm_task_config {
+    int bptt, batch;
+    int loss_scale_steps; /* 1: the loss summed over a segment's steps, mean over streams
+                             (Zaremba's scale); 0: the mean over both */
+    int valid_streams;    /* validation read as N pieces side by side */
+} recur_lm_task_config;
+
+void recur_lm_task_config_default(recur_lm_task_config *cfg);
+/* The task keeps pointers to m, v, train and valid until freed. */
+recur_status recur_lm_task_create(recur_lm_task **out, recur_model *m, const recur_vocab *v,
+                                  const int32_t *train, size_t n_train, const int32_t *valid,
+                                  size_t n_valid, const recur_lm_task_config *cfg,
+                                  recur_error *err);
+void recur_lm_task_free(recur_lm_task *t);
+/* The callbacks for recur_trainer_create, with the file convention's
+ * extra_config set; add meta (recur.vocab at least) before use. */
+recur_task recur_lm_task_callbacks(recur_lm_task *t);
+int64_t recur_lm_task_segments(const recur_lm_task *t);
+const recur_lm_stream *recur_lm_task_stream(const recur_lm_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECUR_TRAIN_H */
