@@ -8,7 +8,10 @@
  * vocabulary, a diverging run; training, evaluation (the token-count
  * convention) and sampling at word and character level; --max-steps then
  * --resume reproducing an uninterrupted run; Ctrl-C writing a resumable
- * checkpoint and exiting 130.
+ * checkpoint and exiting 130; and what a careless user does to a run folder
+ * (a failing run over an earlier model, two runs in one folder, SIGTERM, an
+ * output that is an input, a resumed run given other files, a folder that
+ * cannot be written, Ctrl-C during the final scoring).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,8 +80,9 @@ static void slurp(const char *path, char *buf, size_t cap)
     fclose(f);
 }
 
-/* Starts the program with args (NULL-terminated); output to files. */
-static pid_t start(const char *const *args)
+/* Starts the program with args (NULL-terminated); output to the files
+ * out and err in the temporary folder. */
+static pid_t start_to(const char *const *args, const char *out, const char *err)
 {
     const char *argv[64];
     int n = 0;
@@ -89,8 +93,8 @@ static pid_t start(const char *const *args)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, path_in("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, path_in("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, path_in(out), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, path_in(err), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
     int rc = posix_spawn(&pid, g_bin, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -98,16 +102,21 @@ static pid_t start(const char *const *args)
     return pid;
 }
 
-static int finish(pid_t pid)
+static pid_t start(const char *const *args) { return start_to(args, "stdout.txt", "stderr.txt"); }
+
+/* Waits for a program started with start_to; g_out/g_err get its output. */
+static int finish_from(pid_t pid, const char *out, const char *err)
 {
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    slurp(path_in("stdout.txt"), g_out, sizeof g_out);
-    slurp(path_in("stderr.txt"), g_err, sizeof g_err);
+    slurp(path_in(out), g_out, sizeof g_out);
+    slurp(path_in(err), g_err, sizeof g_err);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 }
+
+static int finish(pid_t pid) { return finish_from(pid, "stdout.txt", "stderr.txt"); }
 
 /* Runs `recur ARGS...` and returns its exit status; g_out/g_err hold output. */
 static int run(const char *a0, ...)
@@ -542,6 +551,177 @@ static void test_demo(void **state)
     expect_err(run("lm", "demo", "--fortunes", path_in("nowhere"), NULL), 1, "fortunes");
 }
 
+/* ---- what a careless user does to a run folder ------------------------------------- */
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Waits (up to 20 s) until the file exists and is not empty. */
+static void wait_for_file(const char *path)
+{
+    for (int i = 0; i < 1000 && file_size(path) <= 0; i++) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(file_size(path) > 0);
+}
+
+/* A run that fails on its own options leaves the model of the earlier run. */
+static void test_failed_run_keeps_best(void **state)
+{
+    (void)state;
+    const char *out = path_in("keep");
+    assert_int_equal(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                         "--hidden", "8", "--layers", "1", "--epochs", "1", "--progress", "none",
+                         NULL),
+                     0);
+    char best[600];
+    snprintf(best, sizeof best, "%s/best.safetensors", out);
+    long size = file_size(best);
+    assert_true(size > 0);
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                   "--force", "--hidden", "8", "--proj", "300", NULL),
+               1, "--proj 300");
+    assert_int_equal(file_size(best), size);
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                   "--force", "--min-count", "100000", NULL),
+               1, "train.txt");
+    assert_int_equal(file_size(best), size);
+    /* a run stopped before its first epoch ends keeps the old model and says whose it is */
+    assert_int_equal(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                         "--force", "--hidden", "8", "--max-steps", "1", "--progress", "none",
+                         NULL),
+                     0);
+    assert_non_null(strstr(g_err, "an earlier run's"));
+    assert_int_equal(file_size(best), size);
+}
+
+/* Two runs in one folder at once: the second is refused and names the first. */
+static void test_folder_lock_and_sigterm(void **state)
+{
+    (void)state;
+    const char *out = path_in("busy");
+    const char *args[] = {"lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                          "--hidden", "32", "--epochs", "100000", "--bptt", "5", "--batch", "2",
+                          "--progress", "log", "--log-every", "1", "--threads", "1", NULL};
+    pid_t first = start_to(args, "busy.out", "busy.err");
+    char metrics[600];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
+    wait_for_file(metrics);
+    char want[64];
+    snprintf(want, sizeof want, "in use by another run (process %ld)", (long)first);
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                   "--force", "--hidden", "8", NULL),
+               1, want);
+    expect_err(run("lm", "train", "--out", out, "--resume", NULL), 1, "in use by another run");
+    /* SIGTERM stops the first as Ctrl-C does: a resumable checkpoint, 128 + 15 */
+    kill(first, SIGTERM);
+    int rc = finish_from(first, "busy.out", "busy.err");
+    if (rc != 143)
+        fprintf(stderr, "%s\n", g_err);
+    assert_int_equal(rc, 143);
+    assert_non_null(strstr(g_err, "last.safetensors written"));
+    assert_int_equal(run("lm", "train", "--out", out, "--resume", "--max-steps", "1",
+                         "--progress", "none", NULL),
+                     0);
+}
+
+/* An output that is an input is refused before anything is written. */
+static void test_output_is_input(void **state)
+{
+    (void)state;
+    const char *train = path_in("train.txt");
+    long size = file_size(train);
+    expect_err(run("lm", "train", train, path_in("valid.txt"), "--out", path_in("clash"),
+                   "--metrics", train, NULL),
+               1, "refusing to overwrite an input");
+    assert_int_equal(file_size(train), size);
+    /* the input reached through another name */
+    expect_err(run("lm", "train", train, path_in("valid.txt"), "--out", path_in("clash"),
+                   "--metrics", path_in("clash/../train.txt"), NULL),
+               1, "refusing to overwrite an input");
+    assert_int_equal(file_size(train), size);
+}
+
+/* A resumed run reads the files of the run it continues. */
+static void test_resume_other_files(void **state)
+{
+    (void)state;
+    const char *out = path_in("rfiles");
+    assert_int_equal(run("lm", "train", path_in("train.txt"), path_in("valid.txt"),
+                         path_in("test.txt"), "--out", out, "--hidden", "8", "--max-steps", "3",
+                         "--progress", "none", NULL),
+                     0);
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("test.txt"), path_in("test.txt"),
+                   "--out", out, "--resume", NULL),
+               1, "VALID is");
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), path_in("valid.txt"),
+                   "--out", out, "--resume", NULL),
+               1, "TEST is");
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
+                   "--resume", NULL),
+               1, "--resume");
+    /* the same file, changed since */
+    make_word_corpus("valid2.txt", 60, 2);
+    assert_int_equal(run("lm", "train", path_in("train.txt"), path_in("valid2.txt"), "--out",
+                         path_in("rfiles2"), "--hidden", "8", "--max-steps", "3", "--progress",
+                         "none", NULL),
+                     0);
+    make_word_corpus("valid2.txt", 61, 2);
+    expect_err(run("lm", "train", "--out", path_in("rfiles2"), "--resume", NULL), 1,
+               "changed since");
+    assert_int_equal(run("lm", "train", "--out", out, "--resume", "--max-steps", "1",
+                         "--progress", "none", NULL),
+                     0);
+}
+
+/* A folder that cannot be written is found before any training. */
+static void test_unwritable_out(void **state)
+{
+    (void)state;
+    /* /proc refuses new files even to root */
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", "/proc",
+                   "--progress", "log", NULL),
+               1, "/proc");
+    assert_null(strstr(g_err, "epoch"));
+    expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out",
+                   path_in("metricsbad"), "--metrics", "/proc/recur-metrics.jsonl", "--progress",
+                   "log", NULL),
+               1, "/proc/recur-metrics.jsonl");
+    assert_null(strstr(g_err, "epoch"));
+}
+
+/* Ctrl-C during the final scoring of VALID and TEST stops the run. */
+static void test_sigint_final_scoring(void **state)
+{
+    (void)state;
+    make_word_corpus("bigtest.txt", 150000, 4);
+    const char *out = path_in("sigfinal");
+    const char *args[] = {"lm", "train", path_in("train.txt"), path_in("valid.txt"),
+                          path_in("bigtest.txt"), "--out", out, "--hidden", "64", "--epochs", "1",
+                          "--progress", "log", "--threads", "1", NULL};
+    pid_t pid = start_to(args, "sf.out", "sf.err");
+    char err[600];
+    snprintf(err, sizeof err, "%s/sf.err", g_dir);
+    for (int i = 0; i < 3000; i++) {
+        slurp(err, g_err, sizeof g_err);
+        if (strstr(g_err, "epoch 1 done"))
+            break;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGINT);
+    int rc = finish_from(pid, "sf.out", "sf.err");
+    if (rc != 130)
+        fprintf(stderr, "%s\n", g_err);
+    assert_int_equal(rc, 130);
+    assert_non_null(strstr(g_err, "interrupted during the final scoring"));
+    assert_null(strstr(g_out, "test "));
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -567,6 +747,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_char_end_to_end), cmocka_unit_test(test_foreign_files),
         cmocka_unit_test(test_resume_exact),   cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_sigint),         cmocka_unit_test(test_demo),
+        cmocka_unit_test(test_failed_run_keeps_best),
+        cmocka_unit_test(test_folder_lock_and_sigterm),
+        cmocka_unit_test(test_output_is_input),
+        cmocka_unit_test(test_resume_other_files),
+        cmocka_unit_test(test_unwritable_out),
+        cmocka_unit_test(test_sigint_final_scoring),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
