@@ -1,4 +1,5 @@
 /* run_dir.c - the run folder: creation, the lock, writability, fingerprints. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,11 +42,14 @@ recur_status run_dir_lock(const char *dir, int *fd, char *msg)
     if (f < 0)
         return recur_seterr(msg, RECUR_ERR_IO, "%s: cannot create the run's lock file: %s", path,
                             strerror(errno));
+    /* An open-file-description lock: also refuses a second trainer of the
+     * same process, which a classic fcntl lock would let through. */
     struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(f, F_SETLK, &lk) != 0) {
+    if (fcntl(f, F_OFD_SETLK, &lk) != 0) {
         int e = errno;
-        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        long pid = fcntl(f, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : 0;
+        char text[32] = "";
+        ssize_t k = pread(f, text, sizeof text - 1, 0);
+        long pid = k > 0 ? strtol(text, NULL, 10) : 0;
         close(f);
         if (e == EACCES || e == EAGAIN) {
             if (pid > 0)
@@ -70,7 +74,7 @@ recur_status run_dir_lock(const char *dir, int *fd, char *msg)
 void run_dir_unlock(int fd)
 {
     if (fd >= 0)
-        close(fd); /* closing releases the fcntl lock */
+        close(fd); /* closing the description releases its lock */
 }
 
 recur_status run_dir_check_writable(const char *dir, char *msg)
