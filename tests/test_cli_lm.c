@@ -314,6 +314,28 @@ static void test_word_end_to_end(void **state)
     /* interpolation with an n-gram model: lambda 1 is the RNN alone, lambda 0
      * the n-gram model alone, and the tuned mixture is no worse than either */
     double rnn_ppl = atof(p + 13);
+
+    /* the same number through the library: the file says its task */
+    recur_model_file *mf;
+    recur_error err = {0};
+    assert_int_equal(recur_model_file_open(&mf, model, NULL, &err), RECUR_OK);
+    assert_string_equal(recur_model_file_task(mf), "lm");
+    assert_int_equal(recur_model_file_level(mf), RECUR_LEVEL_WORD);
+    char *text;
+    size_t len, oov = 1;
+    assert_int_equal(recur_text_read(path_in("test.txt"), &text, &len, &err), RECUR_OK);
+    double nll;
+    int64_t count;
+    assert_int_equal(recur_lm_eval_text(recur_model_file_model(mf), recur_model_file_vocab(mf),
+                                        text, len, "test.txt", &nll, &count, &oov, &err),
+                     RECUR_OK);
+    assert_int_equal(count, 360);
+    assert_int_equal(oov, 0);
+    assert_true(fabs(exp(nll / (double)count) - rnn_ppl) <= 1e-6 * rnn_ppl);
+    free(text);
+    recur_model_file_close(mf);
+    assert_int_equal(recur_model_file_open(&mf, model, "tagger", &err), RECUR_ERR_MISMATCH);
+    assert_non_null(strstr(err.msg, "a model for task 'lm'"));
     const char *arpa = path_in("kn3.arpa");
     assert_int_equal(run("ngram", "train", "--order", "3", "--discount-fallback", "-q", path_in("train.txt"),
                          "-o", arpa, NULL), 0);
