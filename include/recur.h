@@ -23,7 +23,12 @@
 extern "C" {
 #endif
 
-#define RECUR_VERSION "0.1.0"
+/* The version of this header; recur_version() gives the library's, which
+ * differs when a program runs against another build of librecur.so. */
+#define RECUR_VERSION_MAJOR 0
+#define RECUR_VERSION_MINOR 2
+#define RECUR_VERSION_PATCH 0
+#define RECUR_VERSION "0.2.0" /* "MAJOR.MINOR.PATCH" */
 /* Version of the checkpoint layout written into __metadata__ "recur.format". */
 #define RECUR_FORMAT_VERSION 1
 
@@ -48,6 +53,10 @@ typedef enum recur_status {
 
 /* A short constant name for a status ("invalid argument", ...). */
 const char *recur_status_str(recur_status s);
+
+/* The version of the library running ("0.2.0"), RECUR_VERSION as it was
+ * built. */
+const char *recur_version(void);
 
 /* Where creating or loading calls report errors (no handle exists yet). */
 typedef struct recur_error {
