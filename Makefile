@@ -17,6 +17,15 @@ ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# The version, from include/recur.h; the shared library is
+# librecur.so.MAJOR.MINOR.PATCH with the SONAME librecur.so.MAJOR.
+version_part = $(shell sed -n 's/^\#define RECUR_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/recur.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME        := librecur.so.$(VERSION_MAJOR)
+# The library exports only the header's RECUR_API (recur.h).
+LIB_CFLAGS    := -fvisibility=hidden
+
 # The library's sources, one folder per concern (docs/architecture.md).
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -30,20 +39,24 @@ EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-all: $(BUILD)/librecur.a $(BUILD)/librecur.so $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+SHARED := $(BUILD)/librecur.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/librecur.so
+all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 $(BUILD)/obj64/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DRECUR_DOUBLE -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -DRECUR_DOUBLE -c $< -o $@
 $(BUILD)/librecur.a: $(LIB_OBJ)
 	ar rcs $@ $^
 $(BUILD)/librecur64.a: $(LIB64_OBJ)
 	ar rcs $@ $^
-$(BUILD)/librecur.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/librecur.so.$(VERSION): $(LIB_OBJ) src/librecur.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/librecur.map -o $@ $(LIB_OBJ) $(LDLIBS)
+# the SONAME's link (what programs load) and the link for -lrecur
+$(BUILD)/$(SONAME) $(BUILD)/librecur.so: $(BUILD)/librecur.so.$(VERSION)
+	ln -sfn librecur.so.$(VERSION) $@
 
 $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
@@ -65,9 +78,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS)
 
-# Runs every test program; each is a cmocka group that exits non-zero on failure.
+# Runs every test program; each is a cmocka group that exits non-zero on
+# failure.  Then the shell checks of the library as a dependency (tests/sh/:
+# exported symbols, SONAME, install), which build programs against the
+# library the way other projects do; not under SAN=1, whose library needs
+# the sanitizers' runtime loaded first.
+SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
