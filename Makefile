@@ -104,7 +104,7 @@ FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Werror \
 fuzz: $(BUILD)/fuzz_safetensors
 $(BUILD)/fuzz_safetensors: fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/io/safetensors.h include/recur.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/base/errors.c \
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/base/errors.c src/base/version.c \
 	  $(shell pkg-config --libs jansson) -lm
 fuzz-run: $(BUILD)/fuzz_safetensors
 	@mkdir -p $(BUILD)/fuzz-corpus
@@ -117,7 +117,7 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,io/checkpoint.c io/safetensors.c io/atomic_file.c \
                  $(addprefix engine/,model.c run.c cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c \
                  schedule.c blas.c gemm_avx512.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
-                 base/errors.c base/alloc.c base/rng.c)
+                 base/errors.c base/alloc.c base/rng.c base/version.c)
 fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
 $(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*/*.h) include/recur.h
 	@mkdir -p $(dir $@)

@@ -67,6 +67,31 @@ RECUR_API const char *recur_status_str(recur_status s);
  * built. */
 RECUR_API const char *recur_version(void);
 
+/* The precision guard.  The library is built for float (librecur.a, .so)
+ * or, with -DRECUR_DOUBLE, for double (librecur64.a); each build defines one
+ * marker, recur_abi_float32 or recur_abi_float64, and every file that
+ * includes this header refers to the marker of its own recur_real.  A
+ * program compiled for one precision and linked with the other build fails
+ * to link, with an undefined reference naming the marker it lacks, instead
+ * of passing floats where doubles are read. */
+#ifdef RECUR_DOUBLE
+#define RECUR_ABI_MARKER recur_abi_float64
+#else
+#define RECUR_ABI_MARKER recur_abi_float32
+#endif
+RECUR_API extern const int RECUR_ABI_MARKER;
+#if defined(__GNUC__) || defined(__clang__)
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define RECUR_RETAIN_ retain, /* kept under -Wl,--gc-sections too */
+#endif
+#endif
+#ifndef RECUR_RETAIN_
+#define RECUR_RETAIN_
+#endif
+static const int *const recur_abi_guard_ __attribute__((RECUR_RETAIN_ used)) = &RECUR_ABI_MARKER;
+#endif
+
 /* Where creating or loading calls report errors (no handle exists yet). */
 typedef struct recur_error {
     recur_status status;

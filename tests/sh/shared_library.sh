@@ -2,9 +2,10 @@
 # The shared library as other programs see it (run by `make check`):
 #  - its SONAME is librecur.so.MAJOR (MAJOR from include/recur.h), and the
 #    build has the SONAME's link and librecur.so;
-#  - it exports every function the header marks RECUR_API, under the version
-#    node RECUR_MAJOR, and nothing else: no symbol without the recur_ prefix,
-#    no internal recur_ function;
+#  - it exports every function the header marks RECUR_API and the float
+#    build's precision marker, under the version node RECUR_MAJOR, and
+#    nothing else: no symbol without the recur_ prefix, no internal recur_
+#    function;
 #  - it has no TLS segment (thread-local variables would cost their size on
 #    every thread of a program that links it).
 set -euo pipefail
@@ -32,7 +33,9 @@ unversioned=$(grep -v "@@RECUR_$major\$" "$build/exported.txt" || true)
 [ -z "$unversioned" ] || fail "exported outside the version node RECUR_$major: $(echo $unversioned)"
 sed 's/@.*//' "$build/exported.txt" | sort > "$build/exported_names.txt"
 # the header's API: every function declared with RECUR_API
-sed -n 's/^RECUR_API .*\b\(recur_[a-z0-9_]*\)(.*/\1/p' include/recur.h | sort -u > "$build/api_names.txt"
+# and the float build's precision marker (RECUR_ABI_MARKER)
+{ sed -n 's/^RECUR_API .*\b\(recur_[a-z0-9_]*\)(.*/\1/p' include/recur.h; echo recur_abi_float32; } |
+    sort -u > "$build/api_names.txt"
 [ -s "$build/api_names.txt" ] || fail "found no RECUR_API function in include/recur.h"
 extra=$(comm -23 "$build/exported_names.txt" "$build/api_names.txt")
 [ -z "$extra" ] || fail "exported but not in recur.h's API: $(echo $extra)"
