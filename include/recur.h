@@ -99,9 +99,19 @@ typedef struct recur_error {
 } recur_error;
 
 /* Threads of recur's own pool (matrix products, element-wise kernels, the two
- * directions of a bidirectional layer); OpenBLAS itself is kept at one thread
- * so the two never compete.  <= 0 keeps the default: OPENBLAS_NUM_THREADS if
- * set, else the number of cores. */
+ * directions of a bidirectional layer).  <= 0 keeps the default: OpenBLAS's
+ * thread count at recur's first call (OPENBLAS_NUM_THREADS if set, else the
+ * number of cores).
+ *
+ * OpenBLAS's thread count is process-wide, and recur sets it to 1 at its
+ * first call (and at every recur_set_num_threads) without restoring it:
+ * recur splits the products over its own pool, each part a single-threaded
+ * OpenBLAS call, and OpenBLAS's threads would fight the pool's for the
+ * cores.  Setting and restoring it around each call would race with the
+ * pool's threads and with the host's own OpenBLAS calls, and cost a lock in
+ * the time loop.  A program that wants OpenBLAS threaded for its own
+ * products calls openblas_set_num_threads after recur's calls; recur stays
+ * correct, but its products made while the count is above 1 are slower. */
 RECUR_API void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */

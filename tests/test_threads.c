@@ -8,7 +8,10 @@
  *     AVX-512 kernel (with 1.3 MiB of packing buffers in static TLS, such a
  *     thread could not even be created);
  *   - par_scratch gives each thread its own 64-byte aligned block, the same
- *     one at every call.
+ *     one at every call;
+ *   - OpenBLAS's thread count as recur.h documents it: the pool's default
+ *     size is the count at recur's first call, which sets it to 1; recur
+ *     leaves a count the host sets later alone.
  */
 #define _GNU_SOURCE
 #include <link.h>
@@ -20,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <cblas.h>
 #include <cmocka.h>
 
 #include "engine/gemm.h"
@@ -85,6 +89,28 @@ static void test_small_stack(void **state)
     free(p);
 }
 
+/* Runs first: no recur call has been made yet. */
+static void test_openblas_threads(void **state)
+{
+    (void)state;
+    openblas_set_num_threads(3);
+    product *p = malloc(sizeof *p);
+    assert_non_null(p);
+    for (int i = 0; i < M * K; i++)
+        p->a[i] = 1;
+    for (int i = 0; i < K * N; i++)
+        p->b[i] = 0.5f;
+    multiply(p);
+    assert_int_equal(openblas_get_num_threads(), 1);
+    assert_int_equal(par_num_threads(), 3);
+    openblas_set_num_threads(2); /* the host's own choice, kept */
+    multiply(p);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    for (int i = 0; i < M * N; i++)
+        assert_true(p->c[i] == K * 0.5f);
+    free(p);
+}
+
 static void *scratch_of_thread(void *arg)
 {
     (void)arg;
@@ -112,6 +138,7 @@ static void test_scratch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openblas_threads),
         cmocka_unit_test(test_no_tls_segment),
         cmocka_unit_test(test_small_stack),
         cmocka_unit_test(test_scratch),
