@@ -86,7 +86,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
-	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" bash $$s $(BUILD) || fail=1; done; \
+	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
@@ -133,10 +133,39 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
 
+# Installing: the header, both libraries (the shared one with its SONAME's
+# link and the link for -lrecur), the CLI and a pkg-config file for the
+# float build.  DESTDIR stages; uninstall removes exactly those files.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+INSTALLED  := $(INCLUDEDIR)/recur.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+              $(LIBDIR)/librecur.so $(BINDIR)/recur $(PCDIR)/recur.pc
+# written at every install: it holds the install's directories
+$(BUILD)/recur.pc: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: recur' 'Description: recurrent neural networks (LSTM, GRU, RNN) in C' 'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrecur' \
+	  'Libs.private: -lm -lpthread' > $@
+install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/recur.h $(DESTDIR)$(INCLUDEDIR)/recur.h
+	install -m 644 $(BUILD)/librecur.a $(DESTDIR)$(LIBDIR)/librecur.a
+	install -m 755 $(BUILD)/librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so.$(VERSION)
+	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so
+	install -m 755 $(BUILD)/recur $(DESTDIR)$(BINDIR)/recur
+	install -m 644 $(BUILD)/recur.pc $(DESTDIR)$(PCDIR)/recur.pc
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 # header dependencies written by -MMD
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all check check-python clean fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
