@@ -17,6 +17,15 @@ ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# The version, from include/recur.h; the shared library is
+# librecur.so.MAJOR.MINOR.PATCH with the SONAME librecur.so.MAJOR.
+version_part = $(shell sed -n 's/^\#define RECUR_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/recur.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME        := librecur.so.$(VERSION_MAJOR)
+# The library exports only the header's RECUR_API (recur.h).
+LIB_CFLAGS    := -fvisibility=hidden
+
 # The library's sources, one folder per concern (docs/architecture.md).
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -30,20 +39,24 @@ EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-all: $(BUILD)/librecur.a $(BUILD)/librecur.so $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+SHARED := $(BUILD)/librecur.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/librecur.so
+all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 $(BUILD)/obj64/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DRECUR_DOUBLE -c $< -o $@
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -DRECUR_DOUBLE -c $< -o $@
 $(BUILD)/librecur.a: $(LIB_OBJ)
 	ar rcs $@ $^
 $(BUILD)/librecur64.a: $(LIB64_OBJ)
 	ar rcs $@ $^
-$(BUILD)/librecur.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/librecur.so.$(VERSION): $(LIB_OBJ) src/librecur.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/librecur.map -o $@ $(LIB_OBJ) $(LDLIBS)
+# the SONAME's link (what programs load) and the link for -lrecur
+$(BUILD)/$(SONAME) $(BUILD)/librecur.so: $(BUILD)/librecur.so.$(VERSION)
+	ln -sfn librecur.so.$(VERSION) $@
 
 $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
@@ -65,9 +78,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecur.a $(LDLIBS)
 
-# Runs every test program; each is a cmocka group that exits non-zero on failure.
+# Runs every test program; each is a cmocka group that exits non-zero on
+# failure.  Then the shell checks of the library as a dependency (tests/sh/:
+# exported symbols, SONAME, install), which build programs against the
+# library the way other projects do; not under SAN=1, whose library needs
+# the sanitizers' runtime loaded first.
+SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
@@ -85,7 +104,7 @@ FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Werror \
 fuzz: $(BUILD)/fuzz_safetensors
 $(BUILD)/fuzz_safetensors: fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/io/safetensors.h include/recur.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/base/errors.c \
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/atomic_file.c src/base/errors.c src/base/version.c \
 	  $(shell pkg-config --libs jansson) -lm
 fuzz-run: $(BUILD)/fuzz_safetensors
 	@mkdir -p $(BUILD)/fuzz-corpus
@@ -98,7 +117,7 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,io/checkpoint.c io/safetensors.c io/atomic_file.c \
                  $(addprefix engine/,model.c run.c cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c \
                  schedule.c blas.c gemm_avx512.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
-                 base/errors.c base/alloc.c base/rng.c)
+                 base/errors.c base/alloc.c base/rng.c base/version.c)
 fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
 $(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*/*.h) include/recur.h
 	@mkdir -p $(dir $@)
@@ -114,10 +133,39 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
 
+# Installing: the header, both libraries (the shared one with its SONAME's
+# link and the link for -lrecur), the CLI and a pkg-config file for the
+# float build.  DESTDIR stages; uninstall removes exactly those files.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+INSTALLED  := $(INCLUDEDIR)/recur.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+              $(LIBDIR)/librecur.so $(BINDIR)/recur $(PCDIR)/recur.pc
+# written at every install: it holds the install's directories
+$(BUILD)/recur.pc: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: recur' 'Description: recurrent neural networks (LSTM, GRU, RNN) in C' 'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrecur' \
+	  'Libs.private: -lm -lpthread' > $@
+install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/recur.h $(DESTDIR)$(INCLUDEDIR)/recur.h
+	install -m 644 $(BUILD)/librecur.a $(DESTDIR)$(LIBDIR)/librecur.a
+	install -m 755 $(BUILD)/librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so.$(VERSION)
+	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so
+	install -m 755 $(BUILD)/recur $(DESTDIR)$(BINDIR)/recur
+	install -m 644 $(BUILD)/recur.pc $(DESTDIR)$(PCDIR)/recur.pc
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 # header dependencies written by -MMD
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all check check-python clean fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds

@@ -26,7 +26,7 @@ static const struct {
 static void usage(FILE *out)
 {
     fprintf(out, "recur %s - recurrent neural networks\n\nusage: recur COMMAND [ARGS...]\n\ncommands:\n",
-            RECUR_VERSION);
+            recur_version());
     for (int i = 0; commands[i].name; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`recur COMMAND --help` describes each command.\n");
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("recur %s\n", RECUR_VERSION);
+        printf("recur %s\n", recur_version());
         return 0;
     }
     for (int i = 0; commands[i].name; i++)

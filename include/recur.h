@@ -23,7 +23,21 @@
 extern "C" {
 #endif
 
-#define RECUR_VERSION "0.1.0"
+/* Marks the public API: librecur.so is built with -fvisibility=hidden, so
+ * only what carries RECUR_API is exported (under the version node of
+ * src/librecur.map). */
+#if defined(__GNUC__) || defined(__clang__)
+#define RECUR_API __attribute__((visibility("default")))
+#else
+#define RECUR_API
+#endif
+
+/* The version of this header; recur_version() gives the library's, which
+ * differs when a program runs against another build of librecur.so. */
+#define RECUR_VERSION_MAJOR 0
+#define RECUR_VERSION_MINOR 2
+#define RECUR_VERSION_PATCH 0
+#define RECUR_VERSION "0.2.0" /* "MAJOR.MINOR.PATCH" */
 /* Version of the checkpoint layout written into __metadata__ "recur.format". */
 #define RECUR_FORMAT_VERSION 1
 
@@ -47,7 +61,36 @@ typedef enum recur_status {
 } recur_status;
 
 /* A short constant name for a status ("invalid argument", ...). */
-const char *recur_status_str(recur_status s);
+RECUR_API const char *recur_status_str(recur_status s);
+
+/* The version of the library running ("0.2.0"), RECUR_VERSION as it was
+ * built. */
+RECUR_API const char *recur_version(void);
+
+/* The precision guard.  The library is built for float (librecur.a, .so)
+ * or, with -DRECUR_DOUBLE, for double (librecur64.a); each build defines one
+ * marker, recur_abi_float32 or recur_abi_float64, and every file that
+ * includes this header refers to the marker of its own recur_real.  A
+ * program compiled for one precision and linked with the other build fails
+ * to link, with an undefined reference naming the marker it lacks, instead
+ * of passing floats where doubles are read. */
+#ifdef RECUR_DOUBLE
+#define RECUR_ABI_MARKER recur_abi_float64
+#else
+#define RECUR_ABI_MARKER recur_abi_float32
+#endif
+RECUR_API extern const int RECUR_ABI_MARKER;
+#if defined(__GNUC__) || defined(__clang__)
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define RECUR_RETAIN_ retain, /* kept under -Wl,--gc-sections too */
+#endif
+#endif
+#ifndef RECUR_RETAIN_
+#define RECUR_RETAIN_
+#endif
+static const int *const recur_abi_guard_ __attribute__((RECUR_RETAIN_ used)) = &RECUR_ABI_MARKER;
+#endif
 
 /* Where creating or loading calls report errors (no handle exists yet). */
 typedef struct recur_error {
@@ -56,10 +99,20 @@ typedef struct recur_error {
 } recur_error;
 
 /* Threads of recur's own pool (matrix products, element-wise kernels, the two
- * directions of a bidirectional layer); OpenBLAS itself is kept at one thread
- * so the two never compete.  <= 0 keeps the default: OPENBLAS_NUM_THREADS if
- * set, else the number of cores. */
-void recur_set_num_threads(int n);
+ * directions of a bidirectional layer).  <= 0 keeps the default: OpenBLAS's
+ * thread count at recur's first call (OPENBLAS_NUM_THREADS if set, else the
+ * number of cores).
+ *
+ * OpenBLAS's thread count is process-wide, and recur sets it to 1 at its
+ * first call (and at every recur_set_num_threads) without restoring it:
+ * recur splits the products over its own pool, each part a single-threaded
+ * OpenBLAS call, and OpenBLAS's threads would fight the pool's for the
+ * cores.  Setting and restoring it around each call would race with the
+ * pool's threads and with the host's own OpenBLAS calls, and cost a lock in
+ * the time loop.  A program that wants OpenBLAS threaded for its own
+ * products calls openblas_set_num_threads after recur's calls; recur stays
+ * correct, but its products made while the count is above 1 are slower. */
+RECUR_API void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                             */
@@ -109,25 +162,25 @@ typedef struct recur_model_config {
 } recur_model_config;
 
 /* Fills a config with defaults: LSTM, 1 layer, no embedding/decoder. */
-void recur_model_config_default(recur_model_config *cfg);
+RECUR_API void recur_model_config_default(recur_model_config *cfg);
 
 /* ------------------------------------------------------------------------ */
 /* Model: parameters and their gradients in one buffer each                  */
 
 typedef struct recur_model recur_model;
 
-recur_status recur_model_create(recur_model **out, const recur_model_config *cfg,
+RECUR_API recur_status recur_model_create(recur_model **out, const recur_model_config *cfg,
                                 uint64_t seed, recur_error *err);
-void recur_model_free(recur_model *m);
-const char *recur_model_errmsg(const recur_model *m);
-const recur_model_config *recur_model_get_config(const recur_model *m);
+RECUR_API void recur_model_free(recur_model *m);
+RECUR_API const char *recur_model_errmsg(const recur_model *m);
+RECUR_API const recur_model_config *recur_model_get_config(const recur_model *m);
 
 /* Initialisation.  default: PyTorch's (RNN weights U(+-1/sqrt(H)), embedding
  * N(0,1), decoder U(+-1/sqrt(in))).  uniform: every parameter U(+-scale). */
-recur_status recur_model_init_default(recur_model *m);
-recur_status recur_model_init_uniform(recur_model *m, double scale);
+RECUR_API recur_status recur_model_init_default(recur_model *m);
+RECUR_API recur_status recur_model_init_uniform(recur_model *m, double scale);
 /* Sets the LSTM forget-gate biases: b_if = value, b_hf = 0. */
-recur_status recur_model_set_forget_bias(recur_model *m, double value);
+RECUR_API recur_status recur_model_set_forget_bias(recur_model *m, double value);
 
 typedef struct recur_tensor_info {
     const char *name;    /* "rnn.weight_ih_l0", "embedding.weight", ... */
@@ -139,18 +192,18 @@ typedef struct recur_tensor_info {
     recur_real *grad;
 } recur_tensor_info;
 
-int recur_model_num_tensors(const recur_model *m);
-recur_status recur_model_tensor(const recur_model *m, int index, recur_tensor_info *info);
-recur_status recur_model_find_tensor(const recur_model *m, const char *name, recur_tensor_info *info);
-size_t recur_model_num_params(const recur_model *m); /* distinct scalars */
-recur_real *recur_model_params(recur_model *m);
-recur_real *recur_model_grads(recur_model *m);
-void recur_model_zero_grad(recur_model *m);
+RECUR_API int recur_model_num_tensors(const recur_model *m);
+RECUR_API recur_status recur_model_tensor(const recur_model *m, int index, recur_tensor_info *info);
+RECUR_API recur_status recur_model_find_tensor(const recur_model *m, const char *name, recur_tensor_info *info);
+RECUR_API size_t recur_model_num_params(const recur_model *m); /* distinct scalars */
+RECUR_API recur_real *recur_model_params(recur_model *m);
+RECUR_API recur_real *recur_model_grads(recur_model *m);
+RECUR_API void recur_model_zero_grad(recur_model *m);
 
 /* The model's random generator (initialisation, dropout, sampling). */
-void recur_model_seed(recur_model *m, uint64_t seed);
+RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 /* Uniform double in [0, 1) from the model's generator. */
-double recur_model_uniform(recur_model *m);
+RECUR_API double recur_model_uniform(recur_model *m);
 
 /* ------------------------------------------------------------------------ */
 /* Running: forward and backward through time                               */
@@ -159,10 +212,10 @@ double recur_model_uniform(recur_model *m);
  * run reads the model's weights and adds into the model's gradients. */
 typedef struct recur_run recur_run;
 
-recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int max_B,
+RECUR_API recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int max_B,
                               recur_error *err);
-void recur_run_free(recur_run *r);
-const char *recur_run_errmsg(const recur_run *r);
+RECUR_API void recur_run_free(recur_run *r);
+RECUR_API const char *recur_run_errmsg(const recur_run *r);
 
 /* For inference with weights that stay fixed (sampling, generation): on = 1
  * computes, for every token v, the first layer's input product e_v W_ih^T
@@ -172,7 +225,7 @@ const char *recur_run_errmsg(const recur_run *r);
  * product (identical for a batch of one).  The weights must not change
  * while it is on: call it again after a change, or with on = 0 to free it.
  * Needs a model with an embedding. */
-recur_status recur_run_cache_input_projection(recur_run *r, int on);
+RECUR_API recur_status recur_run_cache_input_projection(recur_run *r, int on);
 
 typedef struct recur_batch {
     int T, B;
@@ -187,26 +240,26 @@ typedef struct recur_batch {
 /* Runs the model.  training = 1 applies dropout.  With targets and a decoder,
  * *loss (may be NULL) receives the mean cross-entropy (nats) over steps with a
  * target inside their sequence, and *count (may be NULL) that number. */
-recur_status recur_forward(recur_run *r, const recur_batch *batch, int training,
+RECUR_API recur_status recur_forward(recur_run *r, const recur_batch *batch, int training,
                            double *loss, int64_t *count);
 
 /* Outputs of the last forward.  Steps past a sequence's length are zero. */
-const recur_real *recur_run_outputs(const recur_run *r);   /* (T, B, D*P) last layer */
-const recur_real *recur_run_logits(const recur_run *r);    /* (T, B, O), decoder only */
-const recur_real *recur_run_hn(const recur_run *r);        /* (L*D, B, P) final states */
-const recur_real *recur_run_cn(const recur_run *r);        /* (L*D, B, H) LSTM only */
+RECUR_API const recur_real *recur_run_outputs(const recur_run *r);   /* (T, B, D*P) last layer */
+RECUR_API const recur_real *recur_run_logits(const recur_run *r);    /* (T, B, O), decoder only */
+RECUR_API const recur_real *recur_run_hn(const recur_run *r);        /* (L*D, B, P) final states */
+RECUR_API const recur_real *recur_run_cn(const recur_run *r);        /* (L*D, B, H) LSTM only */
 
 /* Backpropagates through the last forward, adding parameter gradients into
  * recur_model_grads().  The gradient is that of
  *     loss_scale * mean_loss + <d_outputs, outputs> + <d_hn, hn> + <d_cn, cn>
  * where mean_loss counts only with targets; any d_ may be NULL (zero). */
-recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs,
+RECUR_API recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs,
                             const recur_real *d_hn, const recur_real *d_cn);
 
 /* Gradients with respect to the inputs of the last backward. */
-const recur_real *recur_run_d_inputs(const recur_run *r); /* (T, B, input_size), float-input models */
-const recur_real *recur_run_d_h0(const recur_run *r);     /* (L*D, B, P) */
-const recur_real *recur_run_d_c0(const recur_run *r);     /* (L*D, B, H) */
+RECUR_API const recur_real *recur_run_d_inputs(const recur_run *r); /* (T, B, input_size), float-input models */
+RECUR_API const recur_real *recur_run_d_h0(const recur_run *r);     /* (L*D, B, P) */
+RECUR_API const recur_real *recur_run_d_c0(const recur_run *r);     /* (L*D, B, H) */
 
 /* ------------------------------------------------------------------------ */
 /* Stepping: one token at a time, batch 1 (sampling, generation)            */
@@ -222,22 +275,22 @@ const recur_real *recur_run_d_c0(const recur_run *r);     /* (L*D, B, H) */
  * must not change while the stepper exists.  The state starts at zeros. */
 typedef struct recur_stepper recur_stepper;
 
-recur_status recur_stepper_create(recur_stepper **out, const recur_model *m, recur_error *err);
-void recur_stepper_free(recur_stepper *s);
-const char *recur_stepper_errmsg(const recur_stepper *s);
+RECUR_API recur_status recur_stepper_create(recur_stepper **out, const recur_model *m, recur_error *err);
+RECUR_API void recur_stepper_free(recur_stepper *s);
+RECUR_API const char *recur_stepper_errmsg(const recur_stepper *s);
 /* Sets the state: h0 (L, P or H) and c0 (L, H, LSTM only), laid out as
  * recur_batch's h0 and c0 with B = 1; NULL: zeros. */
-void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
+RECUR_API void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
 /* Feeds one token id and moves the state on; an id outside the vocabulary
  * is RECUR_ERR_ARG and changes nothing. */
-recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
+RECUR_API recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
 /* After a feed: the decoder's logits (O; NULL without a decoder), the last
  * layer's output (P or H), the states (L, P or H) and cell states (L, H;
  * NULL unless LSTM).  Valid until the next feed or reset. */
-const recur_real *recur_stepper_logits(const recur_stepper *s);
-const recur_real *recur_stepper_outputs(const recur_stepper *s);
-const recur_real *recur_stepper_h(const recur_stepper *s);
-const recur_real *recur_stepper_c(const recur_stepper *s);
+RECUR_API const recur_real *recur_stepper_logits(const recur_stepper *s);
+RECUR_API const recur_real *recur_stepper_outputs(const recur_stepper *s);
+RECUR_API const recur_real *recur_stepper_h(const recur_stepper *s);
+RECUR_API const recur_real *recur_stepper_c(const recur_stepper *s);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */
@@ -246,7 +299,7 @@ const recur_real *recur_stepper_c(const recur_stepper *s);
  * parameter; if norm >= max_norm, every gradient is scaled by max_norm/norm.
  * *norm gets the pre-clip norm.  Non-finite norm: RECUR_ERR_NONFINITE, grads
  * untouched.  max_norm <= 0 only measures. */
-recur_status recur_clip_grad_norm(recur_model *m, double max_norm, double *norm, int *clipped);
+RECUR_API recur_status recur_clip_grad_norm(recur_model *m, double max_norm, double *norm, int *clipped);
 
 typedef enum recur_optim_kind {
     RECUR_OPTIM_SGD = 0,
@@ -262,22 +315,22 @@ typedef struct recur_optim_config {
     double clip;         /* max global gradient norm, <= 0: no clipping */
 } recur_optim_config;
 
-void recur_optim_config_default(recur_optim_config *cfg, recur_optim_kind kind);
+RECUR_API void recur_optim_config_default(recur_optim_config *cfg, recur_optim_kind kind);
 
 typedef struct recur_optim recur_optim;
 
-recur_status recur_optim_create(recur_optim **out, recur_model *m, const recur_optim_config *cfg,
+RECUR_API recur_status recur_optim_create(recur_optim **out, recur_model *m, const recur_optim_config *cfg,
                                 recur_error *err);
-void recur_optim_free(recur_optim *o);
-const char *recur_optim_errmsg(const recur_optim *o);
+RECUR_API void recur_optim_free(recur_optim *o);
+RECUR_API const char *recur_optim_errmsg(const recur_optim *o);
 
 /* One update with learning rate lr from the model's gradients: clip, then
  * step (PyTorch's SGD/Adam/AdamW update rules).  A non-finite gradient
  * returns RECUR_ERR_NONFINITE and leaves parameters and state unchanged.
  * grad_norm and clipped (may be NULL) report the pre-clip norm.  Gradients
  * are left as they are (call recur_model_zero_grad). */
-recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int *clipped);
-int64_t recur_optim_steps(const recur_optim *o);
+RECUR_API recur_status recur_optim_step(recur_optim *o, double lr, double *grad_norm, int *clipped);
+RECUR_API int64_t recur_optim_steps(const recur_optim *o);
 
 /* Learning-rate schedules, epoch-based (epochs count from 1). */
 typedef enum recur_sched_kind {
@@ -297,10 +350,10 @@ typedef struct recur_schedule {
     int bad_epochs;
 } recur_schedule;
 
-void recur_schedule_init(recur_schedule *s, recur_sched_kind kind, double lr0, double decay,
+RECUR_API void recur_schedule_init(recur_schedule *s, recur_sched_kind kind, double lr0, double decay,
                          int start_or_patience);
 /* Call after each epoch with its validation loss; updates s->lr. */
-void recur_schedule_epoch_end(recur_schedule *s, double val_loss);
+RECUR_API void recur_schedule_epoch_end(recur_schedule *s, double val_loss);
 
 /* ------------------------------------------------------------------------ */
 /* Checkpoints: safetensors with PyTorch's names                              */
@@ -325,7 +378,7 @@ typedef struct recur_train_state {
  * in the same folder, fsync, rename.  recur.config in __metadata__ holds the
  * model configuration; extra_config (a JSON object text, may be NULL) is merged
  * into it; meta adds further entries. */
-recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
+RECUR_API recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
                                    const recur_train_state *ts, const char *path,
                                    const char *extra_config, const recur_meta_entry *meta,
                                    int n_meta);
@@ -333,18 +386,18 @@ recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
 /* An opened, fully validated checkpoint. */
 typedef struct recur_checkpoint recur_checkpoint;
 
-recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, recur_error *err);
-void recur_checkpoint_close(recur_checkpoint *c);
+RECUR_API recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, recur_error *err);
+RECUR_API void recur_checkpoint_close(recur_checkpoint *c);
 /* The model configuration stored in the file. */
-const recur_model_config *recur_checkpoint_config(const recur_checkpoint *c);
+RECUR_API const recur_model_config *recur_checkpoint_config(const recur_checkpoint *c);
 /* A __metadata__ value, NULL when absent.  "recur.config" is the JSON text. */
-const char *recur_checkpoint_meta(const recur_checkpoint *c, const char *key);
-int recur_checkpoint_has_train_state(const recur_checkpoint *c);
+RECUR_API const char *recur_checkpoint_meta(const recur_checkpoint *c, const char *key);
+RECUR_API int recur_checkpoint_has_train_state(const recur_checkpoint *c);
 /* Creates a model from the file's configuration and weights. */
-recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out, recur_error *err);
+RECUR_API recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out, recur_error *err);
 /* Restores optimiser moments and step, train state and random state into an
  * existing model and optimiser made with the same configuration. */
-recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, recur_optim *o,
+RECUR_API recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, recur_optim *o,
                                          recur_train_state *ts, recur_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -355,13 +408,13 @@ recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, re
  * U+10FFFF. */
 /* Decodes the code point at s[*pos] (n bytes in all).  Returns 1 and moves
  * *pos past it, or 0 for an invalid or truncated sequence (*pos unchanged). */
-int recur_utf8_decode(const char *s, size_t n, size_t *pos, uint32_t *cp);
+RECUR_API int recur_utf8_decode(const char *s, size_t n, size_t *pos, uint32_t *cp);
 /* Writes cp as 1-4 bytes into out and returns the count; 0 for a value that
  * is not a Unicode scalar value. */
-int recur_utf8_encode(uint32_t cp, char out[4]);
+RECUR_API int recur_utf8_encode(uint32_t cp, char out[4]);
 /* 1 when s[0..n) is valid UTF-8; else 0 with *bad_offset (may be NULL) the
  * byte offset of the first byte of the first invalid sequence. */
-int recur_utf8_valid(const char *s, size_t n, size_t *bad_offset);
+RECUR_API int recur_utf8_valid(const char *s, size_t n, size_t *bad_offset);
 
 /* Token level of a language model. */
 typedef enum recur_lm_level {
@@ -370,15 +423,15 @@ typedef enum recur_lm_level {
 } recur_lm_level;
 
 /* "word" / "char"; parse returns -1 for anything else. */
-const char *recur_lm_level_name(recur_lm_level level);
-int recur_lm_level_parse(const char *name);
+RECUR_API const char *recur_lm_level_name(recur_lm_level level);
+RECUR_API int recur_lm_level_parse(const char *name);
 
 /* Reads a whole text file: an error naming the file for one that cannot be
  * read, is empty, holds a NUL byte (binary) or invalid UTF-8 (with the byte
  * offset, line and column).  *text (NUL-terminated, free() it). */
-recur_status recur_text_read(const char *path, char **text, size_t *len, recur_error *err);
+RECUR_API recur_status recur_text_read(const char *path, char **text, size_t *len, recur_error *err);
 /* The same checks on text in memory; name is used in messages. */
-recur_status recur_text_check(const char *text, size_t len, const char *name, recur_error *err);
+RECUR_API recur_status recur_text_check(const char *text, size_t len, const char *name, recur_error *err);
 
 #define RECUR_TOKEN_UNK "<unk>"
 #define RECUR_TOKEN_EOS "<eos>"
@@ -388,38 +441,38 @@ recur_status recur_text_check(const char *text, size_t len, const char *name, re
  * (never a single code point, so it cannot clash with a character). */
 typedef struct recur_vocab recur_vocab;
 
-recur_status recur_vocab_create(recur_vocab **out, recur_lm_level level, recur_error *err);
-void recur_vocab_free(recur_vocab *v);
-recur_lm_level recur_vocab_level(const recur_vocab *v);
-int32_t recur_vocab_size(const recur_vocab *v);
+RECUR_API recur_status recur_vocab_create(recur_vocab **out, recur_lm_level level, recur_error *err);
+RECUR_API void recur_vocab_free(recur_vocab *v);
+RECUR_API recur_lm_level recur_vocab_level(const recur_vocab *v);
+RECUR_API int32_t recur_vocab_size(const recur_vocab *v);
 /* Adds tok[0..len) if new and adds n to its count.  Returns its id, or -1 when
  * memory runs out. */
-int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
+RECUR_API int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
 /* The id of tok[0..len), -1 when absent. */
-int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
-const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
-int64_t recur_vocab_count(const recur_vocab *v, int32_t id);
-int32_t recur_vocab_unk(const recur_vocab *v); /* -1 when absent */
-int32_t recur_vocab_eos(const recur_vocab *v); /* -1 when absent (character level) */
+RECUR_API int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
+RECUR_API const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
+RECUR_API int64_t recur_vocab_count(const recur_vocab *v, int32_t id);
+RECUR_API int32_t recur_vocab_unk(const recur_vocab *v); /* -1 when absent */
+RECUR_API int32_t recur_vocab_eos(const recur_vocab *v); /* -1 when absent (character level) */
 
 /* Counts every token of text into v (tokenised as recur_corpus_encode does);
  * name is used in messages. */
-recur_status recur_vocab_count_text(recur_vocab *v, const char *text, size_t len,
+RECUR_API recur_status recur_vocab_count_text(recur_vocab *v, const char *text, size_t len,
                                     const char *name, recur_error *err);
 /* Fixes the vocabulary after counting: ids ordered by count, highest first,
  * ties by first appearance; only tokens seen at least min_count times, at most
  * max_size tokens in all (0: no limit), specials included.  <eos> (word level)
  * is always kept; <unk> is kept where the text has it, else appended last. */
-recur_status recur_vocab_finish(recur_vocab *v, int64_t max_size, int64_t min_count,
+RECUR_API recur_status recur_vocab_finish(recur_vocab *v, int64_t max_size, int64_t min_count,
                                 recur_error *err);
 
 /* The vocabulary as a JSON array of its tokens in id order (malloc'd text). */
-recur_status recur_vocab_to_json(const recur_vocab *v, char **json, recur_error *err);
+RECUR_API recur_status recur_vocab_to_json(const recur_vocab *v, char **json, recur_error *err);
 /* Reads such an array strictly: non-empty strings only, no duplicates, <eos>
  * in a word vocabulary, one code point per token (or <unk>) at character
  * level.  <unk> may be absent from a hand-made file: unknown tokens are then
  * errors when encoding. */
-recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, const char *json,
+RECUR_API recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, const char *json,
                                    recur_error *err);
 
 /* Flags of recur_corpus_encode. */
@@ -431,7 +484,7 @@ recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, cons
  * last segment gets none).  Character level: one id per code point.  Tokens
  * outside the vocabulary become <unk> and are counted in *n_oov (may be NULL),
  * or with STRICT fail with the token, line and byte offset.  *ids: malloc'd. */
-recur_status recur_corpus_encode(const recur_vocab *v, const char *text, size_t len,
+RECUR_API recur_status recur_corpus_encode(const recur_vocab *v, const char *text, size_t len,
                                  const char *name, int flags, int32_t **ids, size_t *n,
                                  size_t *n_oov, recur_error *err);
 
@@ -447,14 +500,14 @@ typedef struct recur_lm_stream {
 } recur_lm_stream;
 
 /* Needs at least 2 steps per stream (an error otherwise). */
-recur_status recur_lm_batchify(recur_lm_stream *s, const int32_t *ids, size_t n, int B,
+RECUR_API recur_status recur_lm_batchify(recur_lm_stream *s, const int32_t *ids, size_t n, int B,
                                recur_error *err);
-void recur_lm_stream_free(recur_lm_stream *s);
+RECUR_API void recur_lm_stream_free(recur_lm_stream *s);
 /* Number of segments of at most bptt steps: ceil((steps - 1) / bptt). */
-int64_t recur_lm_num_segments(const recur_lm_stream *s, int bptt);
+RECUR_API int64_t recur_lm_num_segments(const recur_lm_stream *s, int bptt);
 /* The segment from step `start`: returns T = min(bptt, steps - 1 - start)
  * (0 past the end) and points inputs/targets at (T, B) ids inside data. */
-int recur_lm_segment(const recur_lm_stream *s, int64_t start, int bptt, const int32_t **inputs,
+RECUR_API int recur_lm_segment(const recur_lm_stream *s, int64_t start, int bptt, const int32_t **inputs,
                      const int32_t **targets);
 
 /* The distribution a sampler draws from, into probs[V]: softmax(logits / T)
@@ -462,38 +515,38 @@ int recur_lm_segment(const recur_lm_stream *s, int64_t start, int bptt, const in
  * most likely tokens whose mass reaches top_p (1: all), renormalised.
  * temperature 0: all mass on the argmax (the lowest id on ties).  Errors for
  * temperature < 0, top_k < 0, top_p outside (0, 1], non-finite logits. */
-recur_status recur_sample_distribution(const recur_real *logits, int V, double temperature,
+RECUR_API recur_status recur_sample_distribution(const recur_real *logits, int V, double temperature,
                                        int top_k, double top_p, double *probs, recur_error *err);
 
 /* A sampler owns its random generator and scratch space. */
 typedef struct recur_sampler recur_sampler;
 
-recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
+RECUR_API recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
                                   double top_p, uint64_t seed, recur_error *err);
-void recur_sampler_free(recur_sampler *s);
+RECUR_API void recur_sampler_free(recur_sampler *s);
 /* Draws an id from logits[V]; -1 (with a message) for non-finite logits. */
-int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
-const char *recur_sampler_errmsg(const recur_sampler *s);
+RECUR_API int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
+RECUR_API const char *recur_sampler_errmsg(const recur_sampler *s);
 
 /* Language-model helpers over a model with an embedding and a decoder. */
 
 /* Negative log-likelihood of ids[1..n) given what precedes each, reading the
  * stream as one sequence from a zero state in segments of `chunk` steps (the
  * state carried across them).  *nll: summed nats; *count = n - 1. */
-recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
+RECUR_API recur_status recur_lm_score(recur_model *m, const int32_t *ids, size_t n, int chunk,
                             double *nll, int64_t *count, recur_error *err);
 
 /* As recur_lm_score, and logp[i - 1] = ln p(ids[i] | ids[0..i)) for each of
  * the n - 1 predicted ids (for token-by-token interpolation with an n-gram
  * model); *nll (may be NULL) the summed negative log-likelihood. */
-recur_status recur_lm_token_logprobs(recur_model *m, const int32_t *ids, size_t n, int chunk,
+RECUR_API recur_status recur_lm_token_logprobs(recur_model *m, const int32_t *ids, size_t n, int chunk,
                                      double *logp, double *nll, recur_error *err);
 
 /* The same over `streams` contiguous pieces of ids read side by side, each
  * from a zero state with its first id as context only (*count = n - pieces):
  * a faster estimate for validation during training.  streams = 1 is
  * recur_lm_score. */
-recur_status recur_lm_score_streams(recur_model *m, const int32_t *ids, size_t n, int streams,
+RECUR_API recur_status recur_lm_score_streams(recur_model *m, const int32_t *ids, size_t n, int streams,
                                     int chunk, double *nll, int64_t *count, recur_error *err);
 
 /* Beam search for the most likely continuation of prime[0..n_prime)
@@ -501,7 +554,7 @@ recur_status recur_lm_score_streams(recur_model *m, const int32_t *ids, size_t n
  * and returns the best after `length` tokens, or the best finished one when
  * stop_id >= 0 ends hypotheses (stop_id included).  out holds `length` ids;
  * *n_out gets the count, *logprob (may be NULL) its log-probability. */
-recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_prime, int beam,
+RECUR_API recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_prime, int beam,
                                   int length, int32_t stop_id, int32_t *out, int *n_out,
                                   double *logprob, recur_error *err);
 /* ------------------------------------------------------------------------ */
@@ -569,7 +622,7 @@ typedef struct recur_ngram_train_config {
     double fallback[3];
 } recur_ngram_train_config;
 
-void recur_ngram_train_config_default(recur_ngram_train_config *cfg);
+RECUR_API void recur_ngram_train_config_default(recur_ngram_train_config *cfg);
 
 typedef struct recur_ngram_train_stats {
     int order;
@@ -587,7 +640,7 @@ typedef struct recur_ngram_train_stats {
  * corpus through memory-bounded sorts that spill to tmp_dir, so only the
  * vocabulary (and, per context, its continuations) must fit in memory.
  * stats may be NULL. */
-recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
+RECUR_API recur_status recur_ngram_train(const char *corpus_path, const char *arpa_path,
                                const recur_ngram_train_config *cfg,
                                recur_ngram_train_stats *stats, recur_error *err);
 
@@ -598,28 +651,28 @@ typedef struct recur_ngram recur_ngram;
  * strictly: sections, declared counts, numbers, n-gram orders, duplicates and
  * words of higher orders missing from the 1-grams are errors that name the
  * line.  The model must contain <s> and </s>. */
-recur_status recur_ngram_load(recur_ngram **out, const char *arpa_path, recur_error *err);
-void recur_ngram_free(recur_ngram *m);
+RECUR_API recur_status recur_ngram_load(recur_ngram **out, const char *arpa_path, recur_error *err);
+RECUR_API void recur_ngram_free(recur_ngram *m);
 /* Writes the model as an ARPA file, atomically (temporary file, fsync,
  * rename): the n-grams in the order they were read, numbers with 9
  * significant digits, so that a file recur wrote comes back byte for byte. */
-recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur_error *err);
+RECUR_API recur_status recur_ngram_save(const recur_ngram *m, const char *arpa_path, recur_error *err);
 
-int recur_ngram_order(const recur_ngram *m);
+RECUR_API int recur_ngram_order(const recur_ngram *m);
 /* Number of words (1-grams, <s> and </s> included); ids are 0..size-1. */
-int32_t recur_ngram_vocab_size(const recur_ngram *m);
+RECUR_API int32_t recur_ngram_vocab_size(const recur_ngram *m);
 /* Number of n-grams of an order (1..order), 0 outside. */
-int64_t recur_ngram_count(const recur_ngram *m, int order);
+RECUR_API int64_t recur_ngram_count(const recur_ngram *m, int order);
 /* The id of a word exactly as spelled, -1 when the model lacks it. */
-int32_t recur_ngram_word_id(const recur_ngram *m, const char *word);
+RECUR_API int32_t recur_ngram_word_id(const recur_ngram *m, const char *word);
 /* The id to score a word with: its own id, else the id of <unk> when the
  * model has one, else -1 (out of vocabulary). */
-int32_t recur_ngram_map(const recur_ngram *m, const char *word);
+RECUR_API int32_t recur_ngram_map(const recur_ngram *m, const char *word);
 /* The spelling of an id, NULL outside 0..size-1. */
-const char *recur_ngram_word(const recur_ngram *m, int32_t id);
-int32_t recur_ngram_bos(const recur_ngram *m); /* <s> */
-int32_t recur_ngram_eos(const recur_ngram *m); /* </s> */
-int32_t recur_ngram_unk(const recur_ngram *m); /* <unk>, -1 when absent */
+RECUR_API const char *recur_ngram_word(const recur_ngram *m, int32_t id);
+RECUR_API int32_t recur_ngram_bos(const recur_ngram *m); /* <s> */
+RECUR_API int32_t recur_ngram_eos(const recur_ngram *m); /* </s> */
+RECUR_API int32_t recur_ngram_unk(const recur_ngram *m); /* <unk>, -1 when absent */
 
 /* The preceding words of a sentence that matter: at most order-1 ids, the
  * most recent last.  A plain value: copy it to branch. */
@@ -629,7 +682,7 @@ typedef struct recur_ngram_state {
 } recur_ngram_state;
 
 /* Starts a sentence: the context is <s>. */
-void recur_ngram_begin(const recur_ngram *m, recur_ngram_state *st);
+RECUR_API void recur_ngram_begin(const recur_ngram *m, recur_ngram_state *st);
 
 /* log10 p(word | st) by ARPA backoff evaluation, then appends word to st.
  * Multiply by ln(10) for nats.  word is an id from recur_ngram_map; -1 (or
@@ -637,7 +690,7 @@ void recur_ngram_begin(const recur_ngram *m, recur_ngram_state *st);
  * -INFINITY and st is emptied, since no n-gram of the model contains such a
  * word (backoff would skip it anyway).  Score the end of a sentence with
  * recur_ngram_eos(m). */
-double recur_ngram_score(const recur_ngram *m, recur_ngram_state *st, int32_t word);
+RECUR_API double recur_ngram_score(const recur_ngram *m, recur_ngram_state *st, int32_t word);
 
 /* Perplexity of a text file, counted as word-level `recur lm eval` counts:
  * each line is a sentence; its words and one </s> are predicted.  Out of
@@ -658,7 +711,7 @@ typedef struct recur_ngram_eval_result {
 typedef void (*recur_ngram_sentence_fn)(void *ctx, int64_t line, double log10_prob,
                                         int64_t predicted, int64_t oovs);
 
-recur_status recur_ngram_eval_file(const recur_ngram *m, const char *text_path,
+RECUR_API recur_status recur_ngram_eval_file(const recur_ngram *m, const char *text_path,
                                    recur_ngram_sentence_fn on_sentence, void *ctx,
                                    recur_ngram_eval_result *res, recur_error *err);
 /* RECUR_NGRAM_API_END */

@@ -329,6 +329,9 @@ static void test_gemm(void **state)
                             {8, 45, 19}};
     const int n_sizes = (int)(sizeof sizes / sizeof *sizes);
     int top = max_level(), own = top == SIMD_AVX512;
+    /* the kernels' packing buffers, owned by the caller */
+    float *ws = aligned_alloc(64, GEMM_SCRATCH_FLOATS * sizeof *ws);
+    assert_non_null(ws);
     for (int si = 0; si < n_sizes; si++) {
         int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2];
         for (int ta = 0; ta < 2; ta++)
@@ -345,7 +348,7 @@ static void test_gemm(void **state)
                     char what[96];
                     if (own) {
                         memcpy(C, C0, nc * sizeof *C);
-                        gemm_f32_avx512(ta, tb, M, N, K, A, lda, B, ldb, acc, C, ldc);
+                        gemm_f32_avx512(ta, tb, M, N, K, A, lda, B, ldb, acc, C, ldc, ws);
                         snprintf(what, sizeof what, "avx512 %dx%dx%d t%d%d acc%d", M, N, K, ta, tb, acc);
                         check_product(C, R, M, N, ldc, K, what);
                         if (!ta) { /* the packed forms of op(B) */
@@ -355,7 +358,7 @@ static void test_gemm(void **state)
                             else
                                 gemm_pack_b(B, ldb, K, N, P);
                             memcpy(C, C0, nc * sizeof *C);
-                            gemm_f32_avx512_packed(M, N, K, A, lda, P, K, acc, C, ldc);
+                            gemm_f32_avx512_packed(M, N, K, A, lda, P, K, acc, C, ldc, ws);
                             snprintf(what, sizeof what, "packed %dx%dx%d t%d acc%d", M, N, K, tb, acc);
                             check_product(C, R, M, N, ldc, K, what);
                             free(P);
@@ -378,6 +381,7 @@ static void test_gemm(void **state)
                     free(R);
                 }
     }
+    free(ws);
 }
 
 int main(void)

@@ -16,6 +16,8 @@
 #include "simd.h"
 #include "threads.h"
 
+_Static_assert(GEMM_SCRATCH_FLOATS * sizeof(float) <= PAR_SCRATCH_BYTES, "the packing buffers fit the scratch");
+
 void recur_set_num_threads(int n) { par_set_num_threads(n); }
 
 #ifndef RECUR_DOUBLE
@@ -50,8 +52,9 @@ void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real
         gemv_f32_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc); /* one to four rows: B read once, in place */
         return;
     }
-    if (alpha == 1 && (beta == 0 || beta == 1) && own_kernel()) {
-        gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+    float *ws; /* the packing buffers; OpenBLAS when out of memory */
+    if (alpha == 1 && (beta == 0 || beta == 1) && own_kernel() && (ws = par_scratch())) {
+        gemm_f32_avx512(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc, ws);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,

@@ -34,12 +34,15 @@ static void gate_products(const gru_job *j, const recur_real *A, int q0, int q1,
 {
     const int H = j->m->cfg.rnn.hidden_size;
     const recur_real *w_hh = j->m->params + j->p->w_hh;
+#ifndef RECUR_DOUBLE
+    float *ws = j->s->packed ? par_scratch() : NULL;
+#endif
     for (int q = q0; q < q1; q++) {
         recur_real *c = out + (q - out_q0) * H + u0;
 #ifndef RECUR_DOUBLE
-        if (j->s->packed) {
+        if (ws) {
             gemm_f32_avx512_packed(j->B, u1 - u0, H, A, H, j->s->wpack + q * gemm_packed_size(H, H) + (size_t)u0 * H,
-                                   H, accumulate, c, ldo);
+                                   H, accumulate, c, ldo, ws);
             continue;
         }
 #endif
@@ -99,7 +102,7 @@ static void gru_forward_thread(void *ctx, int tid, int nt)
                     }
                 }
             }
-            par_barrier(); /* n's recurrent product needs all of r ∘ h: W_hn (r ∘ h) */
+            par_barrier(nt); /* n's recurrent product needs all of r ∘ h: W_hn (r ∘ h) */
             if (u1 > u0) {
                 gate_products(j, aux, 2, 3, u0, u1, 0, gh, H, 2); /* gh as (B, H) */
                 for (int b = 0; b < B; b++) {
@@ -118,7 +121,7 @@ static void gru_forward_thread(void *ctx, int tid, int nt)
             }
         }
         if (t + 1 < j->T)
-            par_barrier(); /* all of h_t before the next step (par_run joins after the last) */
+            par_barrier(nt); /* all of h_t before the next step (par_run joins after the last) */
     }
 }
 
@@ -145,9 +148,10 @@ static void dh_product(const gru_job *j, const recur_real *D, int k0, int K, int
 {
     const int H = j->m->cfg.rnn.hidden_size, G = 3 * H;
 #ifndef RECUR_DOUBLE
-    if (j->s->packed) {
+    float *ws = j->s->packed ? par_scratch() : NULL;
+    if (ws) {
         gemm_f32_avx512_packed(j->B, u1 - u0, K, D, G, j->s->wpack + (size_t)u0 * G + (size_t)k0 * GEMM_PANEL, G,
-                               accumulate, out + u0, H);
+                               accumulate, out + u0, H, ws);
         return;
     }
 #endif
@@ -196,7 +200,7 @@ static void gru_backward_thread(void *ctx, int tid, int nt)
                 dhb[k] = d * z; /* the direct path h' = ... + z ∘ h */
             }
         }
-        par_barrier(); /* all gradients of the pre-activations of step t */
+        par_barrier(nt); /* all gradients of the pre-activations of step t */
         if (after) {
             if (u1 > u0)
                 dh_product(j, dgh, 0, G, u0, u1, 1, dh);
@@ -217,7 +221,7 @@ static void gru_backward_thread(void *ctx, int tid, int nt)
                 }
             }
         }
-        par_barrier(); /* all of r's gradient */
+        par_barrier(nt); /* all of r's gradient */
         if (u1 > u0)
             dh_product(j, dgx, 0, 2 * H, u0, u1, 1, dh);
     }

@@ -35,12 +35,15 @@ static void gates_product(const lstm_job *j, const recur_real *hprev, recur_real
 {
     const int H = j->m->cfg.rnn.hidden_size, R = j->m->state, G = 4 * H, B = j->B;
     const recur_real *w_hh = j->m->params + j->p->w_hh;
+#ifndef RECUR_DOUBLE
+    float *ws = j->s->packed ? par_scratch() : NULL;
+#endif
     for (int q = 0; q < 4; q++) {
 #ifndef RECUR_DOUBLE
-        if (j->s->packed) {
+        if (ws) {
             size_t gate = gemm_packed_size(H, R);
             gemm_f32_avx512_packed(B, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, R, 1,
-                                   act + q * H + u0, G);
+                                   act + q * H + u0, G, ws);
             continue;
         }
 #endif
@@ -91,7 +94,7 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
             }
         }
         if (proj) {
-            par_barrier(); /* all of m_t before h_t = W_hr m_t */
+            par_barrier(nt); /* all of m_t before h_t = W_hr m_t */
             if (r1 > r0)
                 recur_gemm_serial(0, 1, B, r1 - r0, H, 1, mo, H, m->params + j->p->w_hr + (size_t)r0 * H, H, 0,
                                   hcur + r0, R);
@@ -100,7 +103,7 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
             if (!step_active(j->len, t, b) && r1 > r0)
                 memcpy(hcur + (size_t)b * R + r0, hprev + (size_t)b * R + r0, (size_t)(r1 - r0) * sizeof(recur_real));
         if (t + 1 < j->T)
-            par_barrier(); /* all of h_t before the next step's product (par_run joins after the last) */
+            par_barrier(nt); /* all of h_t before the next step's product (par_run joins after the last) */
     }
 }
 
@@ -154,7 +157,7 @@ static void lstm_backward_thread(void *ctx, int tid, int nt)
                 else if (rn)
                     memset(dht + (size_t)b * R + r0, 0, rn);
             }
-            par_barrier(); /* all of dh_t before dm = dh_t W_hr */
+            par_barrier(nt); /* all of dh_t before dm = dh_t W_hr */
             if (u1 > u0)
                 recur_gemm_serial(0, 0, B, u1 - u0, R, 1, dht, R, m->params + j->p->w_hr + u0, H, 0, s->tmp + u0, H);
             dm = s->tmp;
@@ -170,7 +173,7 @@ static void lstm_backward_thread(void *ctx, int tid, int nt)
             k_lstm_bwd(act + (size_t)b * G, H, u0, u1, tc + (size_t)b * H, cprev + (size_t)b * H,
                        dm + (size_t)b * dmw, dc + (size_t)b * H, g);
         }
-        par_barrier(); /* all gate gradients of step t */
+        par_barrier(nt); /* all gate gradients of step t */
         /* dh_{t-1} = dgates W_hh on this thread's columns, plus the
          * pass-through of inactive rows */
         if (r1 > r0) {
@@ -178,8 +181,9 @@ static void lstm_backward_thread(void *ctx, int tid, int nt)
                 if (step_active(j->len, t, b))
                     memset(dh + (size_t)b * R + r0, 0, rn);
 #ifndef RECUR_DOUBLE
-            if (s->packed)
-                gemm_f32_avx512_packed(B, r1 - r0, G, dg, G, s->wpack + (size_t)r0 * G, G, 1, dh + r0, R);
+            float *ws = s->packed ? par_scratch() : NULL;
+            if (ws)
+                gemm_f32_avx512_packed(B, r1 - r0, G, dg, G, s->wpack + (size_t)r0 * G, G, 1, dh + r0, R, ws);
             else
 #endif
                 recur_gemm_serial(0, 0, B, r1 - r0, G, 1, dg, G, w_hh + r0, R, 1, dh + r0, R);

@@ -35,8 +35,9 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
         recur_real *hcur = s->hs + (size_t)(t + 1) * B * H; /* holds the input projection */
         if (u1 > u0) {
 #ifndef RECUR_DOUBLE
-            if (s->packed)
-                gemm_f32_avx512_packed(B, u1 - u0, H, hprev, H, s->wpack + (size_t)u0 * H, H, 1, hcur + u0, H);
+            float *ws = s->packed ? par_scratch() : NULL;
+            if (ws)
+                gemm_f32_avx512_packed(B, u1 - u0, H, hprev, H, s->wpack + (size_t)u0 * H, H, 1, hcur + u0, H, ws);
             else
 #endif
                 recur_gemm_serial(0, 1, B, u1 - u0, H, 1, hprev, H, w_hh + (size_t)u0 * H, H, 1, hcur + u0, H);
@@ -54,7 +55,7 @@ static void rnn_forward_thread(void *ctx, int tid, int nt)
             }
         }
         if (t + 1 < j->T)
-            par_barrier(); /* all of h_t before the next step (par_run joins after the last) */
+            par_barrier(nt); /* all of h_t before the next step (par_run joins after the last) */
     }
 }
 
@@ -100,12 +101,13 @@ static void rnn_backward_thread(void *ctx, int tid, int nt)
                 dhb[k] = 0;
             }
         }
-        par_barrier(); /* all of step t's pre-activation gradient */
+        par_barrier(nt); /* all of step t's pre-activation gradient */
         if (u1 <= u0)
             continue;
 #ifndef RECUR_DOUBLE
-        if (s->packed)
-            gemm_f32_avx512_packed(B, u1 - u0, H, dg, H, s->wpack + (size_t)u0 * H, H, 1, dh + u0, H);
+        float *ws = s->packed ? par_scratch() : NULL;
+        if (ws)
+            gemm_f32_avx512_packed(B, u1 - u0, H, dg, H, s->wpack + (size_t)u0 * H, H, 1, dh + u0, H, ws);
         else
 #endif
             recur_gemm_serial(0, 0, B, u1 - u0, H, 1, dg, H, j->m->params + j->p->w_hh + u0, H, 1, dh + u0, H);

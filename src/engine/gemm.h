@@ -18,9 +18,13 @@ void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real
  * float build on an AVX-512 CPU), whatever OpenBLAS runs. */
 int recur_gemm_packed_kernel(void);
 
+/* Floats of scratch the two kernels below pack into (64-byte aligned, one
+ * block per thread; par_scratch of threads.h is large enough). */
+#define GEMM_SCRATCH_FLOATS ((size_t)1024 * 320 + (size_t)48 * 320)
+
 /* The kernel itself: C (M x N) = op(A) op(B) (+ C when accumulate). */
 void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                     const float *B, int ldb, int accumulate, float *C, int ldc);
+                     const float *B, int ldb, int accumulate, float *C, int ldc, float *scratch);
 
 /* The same product for M <= 4 rows with op(B) = B^T, reading B in place
  * (dot products along k: the last bits can differ from gemm_f32_avx512's). */
@@ -49,6 +53,6 @@ void gemm_pack_b(const float *B, int ldb, int K, int N, float *out);
  * at column j0 (a multiple of GEMM_PANEL) and row k0 of op(B) it is
  * Bp + j0 * kpanel + k0 * GEMM_PANEL. */
 void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int kpanel, int accumulate,
-                            float *C, int ldc);
+                            float *C, int ldc, float *scratch);
 
 #endif

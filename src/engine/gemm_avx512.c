@@ -283,9 +283,12 @@ static void pack_b(const float *B, int ldb, int p0, int j0, int kc, int nc, floa
  * matrix, is read once per product instead of once per tile. */
 #define SMALL_M (4 * MR)
 
-/* Per-thread packing buffers, 64-byte aligned, sized for the largest blocks. */
-static _Thread_local float abuf[SMALL_M * KC] __attribute__((aligned(64)));
-static _Thread_local float bbuf[NC * KC] __attribute__((aligned(64)));
+/* The packing buffers, in the caller's scratch (GEMM_SCRATCH_FLOATS): op(B)'s
+ * block first, then op(A)'s tiles, both 64-byte aligned when it is. */
+#define BBUF ((size_t)NC * KC)
+#define ABUF ((size_t)SMALL_M * KC)
+_Static_assert(GEMM_SCRATCH_FLOATS == BBUF + ABUF, "gemm.h's scratch size");
+_Static_assert(BBUF % 16 == 0, "op(A)'s buffer 64-byte aligned");
 
 /* The K-deep slices: at most KC, and no thin last slice. */
 static inline int slice(int K, int p0)
@@ -327,7 +330,7 @@ static inline void tile(int rows, int kc, const float *a, ptrdiff_t as, const fl
 /* C[0..M, 0..nc) (+)= op(A)[.., p0..p0+kc) times a kc x nc block of B whose
  * NR-wide panel p starts at bp + p*bpanel, rows bs apart. */
 static void macro(int trans_a, int M, int nc, int kc, const float *A, int lda, int p0, const float *bp, ptrdiff_t bs,
-                  ptrdiff_t bpanel, int acc, float *C, int ldc)
+                  ptrdiff_t bpanel, int acc, float *C, int ldc, float *abuf)
 {
     if (M <= SMALL_M) {
         const float *a[SMALL_M / MR];
@@ -364,8 +367,9 @@ static void zero_c(int M, int N, float *C, int ldc)
 }
 
 void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                     const float *B, int ldb, int accumulate, float *C, int ldc)
+                     const float *B, int ldb, int accumulate, float *C, int ldc, float *scratch)
 {
+    float *bbuf = scratch, *abuf = scratch + BBUF;
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {
@@ -382,7 +386,7 @@ void gemm_f32_avx512(int trans_a, int trans_b, int M, int N, int K, const float 
                 pack_bt(B, ldb, p0, j0, kc, nc, bbuf);
             else
                 pack_b(B, ldb, p0, j0, kc, nc, bbuf);
-            macro(trans_a, M, nc, kc, A, lda, p0, bbuf, NR, (ptrdiff_t)NR * kc, acc, C + j0, ldc);
+            macro(trans_a, M, nc, kc, A, lda, p0, bbuf, NR, (ptrdiff_t)NR * kc, acc, C + j0, ldc, abuf);
         }
     }
 }
@@ -410,7 +414,7 @@ void gemm_pack_b(const float *B, int ldb, int K, int N, float *out)
 }
 
 void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const float *Bp, int kpanel, int accumulate,
-                            float *C, int ldc)
+                            float *C, int ldc, float *scratch)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -421,7 +425,8 @@ void gemm_f32_avx512_packed(int M, int N, int K, const float *A, int lda, const 
     }
     for (int p0 = 0, kc; p0 < K; p0 += kc) {
         kc = slice(K, p0);
-        macro(0, M, N, kc, A, lda, p0, Bp + (size_t)p0 * NR, NR, (ptrdiff_t)NR * kpanel, accumulate || p0 > 0, C, ldc);
+        macro(0, M, N, kc, A, lda, p0, Bp + (size_t)p0 * NR, NR, (ptrdiff_t)NR * kpanel, accumulate || p0 > 0, C, ldc,
+              scratch + BBUF);
     }
 }
 

@@ -109,8 +109,8 @@ static void input_side(const recur_stepper *s, int l, int u0, int u1, recur_real
 
 /* Layer l's update of units [u0, u1) (rows [r0, r1) of a projection) from
  * state prev into state next; meets the other threads where the cell needs
- * all units of an intermediate. */
-static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int r1, int prev, int next)
+ * all units of an intermediate (nt: the threads of the run). */
+static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int r1, int prev, int next, int nt)
 {
     const recur_model *m = s->m;
     const int H = s->H, R = s->R, G = s->G;
@@ -128,7 +128,7 @@ static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int
             k_lstm_fwd(a, H, u0, u1, s->c[prev] + (size_t)l * H, s->c[next] + (size_t)l * H, s->th + (size_t)l * H,
                        mm);
         if (s->proj) {
-            par_barrier(); /* all of m before h = W_hr m */
+            par_barrier(nt); /* all of m before h = W_hr m */
             matvec(m->params + p->w_hr + (size_t)r0 * H, r1 - r0, H, mm, hn + r0, 0);
         }
     } else if (s->cell == RECUR_CELL_GRU && s->gru_after) {
@@ -146,7 +146,7 @@ static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int
             a[H + k] = sigm(a[H + k] + g[H + k]);
             ax[k] = a[k] * hp[k];
         }
-        par_barrier();
+        par_barrier(nt);
         matvec(m->params + p->w_hh + ((size_t)2 * H + u0) * H, u1 - u0, H, ax, gn + u0, 0);
         for (int k = u0; k < u1; k++) {
             recur_real n = R_TANH(a[2 * H + k] + gn[k]), z = a[H + k];
@@ -186,8 +186,8 @@ static void step_thread(void *ctx, int tid, int nt)
         input_rows(s, 0, m->params + m->emb_w + (size_t)s->token * s->E, u0, u1, rev);
     if (!s->ahead)
         recurrent_rows(s, 0, prev, u0, u1, rev);
-    cell_step(s, 0, u0, u1, r0, r1, prev, next);
-    par_barrier(); /* all of h_0 */
+    cell_step(s, 0, u0, u1, r0, r1, prev, next, nt);
+    par_barrier(nt); /* all of h_0 */
     /* the group: layer 0's product for the next token, the recurrent
      * products of the layers above, layer 1's input product */
     for (int i = 0; i <= L; i++) {
@@ -202,8 +202,8 @@ static void step_thread(void *ctx, int tid, int nt)
     for (int l = 1; l < L; l++) {
         if (l > 1)
             input_rows(s, l, layer_out(s, l - 1, next), u0, u1, rev);
-        cell_step(s, l, u0, u1, r0, r1, prev, next);
-        par_barrier(); /* all of layer l's output */
+        cell_step(s, l, u0, u1, r0, r1, prev, next, nt);
+        par_barrier(nt); /* all of layer l's output */
     }
     if (s->O > 0) {
         int o0, o1;

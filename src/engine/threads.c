@@ -8,6 +8,8 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,7 +70,60 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static _Thread_local int run_nt; /* threads of the run this thread is in, 0 outside */
+
+/* Per-thread state lives in pthread keys, not in _Thread_local variables: a
+ * library with a TLS segment costs its size on every thread of the host
+ * program, recur's or not, and fails thread creation with small stacks.
+ * in_key: non-NULL while the thread runs a par_run function.  scratch_key:
+ * the thread's scratch (par_scratch), made on first use, freed at its exit. */
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+static pthread_key_t in_key, scratch_key;
+static int keys_ok;
+
+static void init_keys(void)
+{
+    if (pthread_key_create(&in_key, NULL) != 0)
+        return;
+    if (pthread_key_create(&scratch_key, free) != 0) {
+        pthread_key_delete(in_key);
+        return;
+    }
+    keys_ok = 1;
+}
+
+/* Marks the calling thread as inside a run (or not); returns the old mark. */
+static void *set_inside(void *mark)
+{
+    pthread_once(&keys_once, init_keys);
+    if (!keys_ok)
+        return NULL;
+    void *was = pthread_getspecific(in_key);
+    pthread_setspecific(in_key, mark);
+    return was;
+}
+
+int par_inside(void)
+{
+    pthread_once(&keys_once, init_keys);
+    return keys_ok && pthread_getspecific(in_key) != NULL;
+}
+
+void *par_scratch(void)
+{
+    pthread_once(&keys_once, init_keys);
+    if (!keys_ok)
+        return NULL;
+    void *p = pthread_getspecific(scratch_key);
+    if (!p) {
+        if (posix_memalign(&p, 64, PAR_SCRATCH_BYTES) != 0)
+            return NULL;
+        if (pthread_setspecific(scratch_key, p) != 0) {
+            free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
 
 /* generation at each worker's creation: it waits for the next one (reading
  * the counter in the new thread could miss a job posted meanwhile) */
@@ -82,9 +137,9 @@ static void *worker(void *arg)
         wait_change(&pool.gen, seen, &pool.gen_sleepers);
         seen = atomic_load(&pool.gen);
         if (tid < pool.nt) {
-            run_nt = pool.nt;
+            set_inside(&pool);
             pool.fn(pool.ctx, tid, pool.nt);
-            run_nt = 0;
+            set_inside(NULL);
         }
         int d = atomic_fetch_add(&pool.done, 1) + 1;
         if (d == pool.workers && atomic_load(&pool.done_sleepers))
@@ -117,8 +172,6 @@ void par_set_num_threads(int n)
     openblas_set_num_threads(1);
 }
 
-int par_inside(void) { return run_nt > 0; }
-
 /* Starts workers up to size - 1; returns how many run. */
 static int ensure_workers(int size)
 {
@@ -142,17 +195,16 @@ static int ensure_workers(int size)
 
 static void run_alone(par_fn fn, void *ctx)
 {
-    int was = run_nt;
-    run_nt = 1;
+    void *was = set_inside(&pool);
     fn(ctx, 0, 1);
-    run_nt = was;
+    set_inside(was);
 }
 
 void par_run(int want, par_fn fn, void *ctx)
 {
     int size = par_num_threads();
     int nt = want <= 0 || want > size ? size : want;
-    if (nt <= 1 || run_nt || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
+    if (nt <= 1 || par_inside() || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
         run_alone(fn, ctx);
         return;
     }
@@ -171,9 +223,9 @@ void par_run(int want, par_fn fn, void *ctx)
     atomic_store(&pool.arrived, 0);
     atomic_store(&pool.done, 0);
     publish(&pool.gen, atomic_load(&pool.gen) + 1, &pool.gen_sleepers);
-    run_nt = nt;
+    set_inside(&pool);
     fn(ctx, 0, nt);
-    run_nt = 0;
+    set_inside(NULL);
     for (int d; (d = atomic_load(&pool.done)) < workers;)
         wait_change(&pool.done, d, &pool.done_sleepers);
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
@@ -181,9 +233,8 @@ void par_run(int want, par_fn fn, void *ctx)
 
 void par_run_work(double work, par_fn fn, void *ctx) { par_run(work >= PAR_MIN_WORK ? 0 : 1, fn, ctx); }
 
-void par_barrier(void)
+void par_barrier(int nt)
 {
-    int nt = run_nt;
     if (nt <= 1)
         return;
     int s = atomic_load(&pool.sense);

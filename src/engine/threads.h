@@ -28,10 +28,18 @@ void par_run(int want, par_fn fn, void *ctx);
  * elements, else on the calling thread (waking the pool costs more). */
 #define PAR_MIN_WORK 32768
 void par_run_work(double work, par_fn fn, void *ctx);
-/* Inside a par_run function: waits for all nt threads of the run. */
-void par_barrier(void);
+/* Inside a par_run function: waits for all nt threads of the run (nt as
+ * the function received it; 1: returns at once). */
+void par_barrier(int nt);
 /* 1 inside a par_run function (on any of its threads). */
 int par_inside(void);
+
+/* The calling thread's scratch: PAR_SCRATCH_BYTES, 64-byte aligned, the
+ * same block at every call on a thread (the matrix kernels' packing buffers,
+ * kept hot), made on the thread's first call and freed when it exits, so a
+ * thread that never calls recur costs nothing.  NULL when out of memory. */
+#define PAR_SCRATCH_BYTES ((size_t)1408 * 1024)
+void *par_scratch(void);
 
 /* [lo, hi) of n items for thread tid of nt, cut at multiples of align
  * (the last range takes the rest). */
