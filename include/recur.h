@@ -572,29 +572,29 @@ typedef struct recur_model_file recur_model_file;
 /* Opens and checks a model file of any task recur knows, or of expect_task
  * only (NULL: any): the task, its settings and vocabulary, and the model.
  * A file of another task is RECUR_ERR_MISMATCH naming both tasks. */
-recur_status recur_model_file_open(recur_model_file **out, const char *path,
+RECUR_API recur_status recur_model_file_open(recur_model_file **out, const char *path,
                                    const char *expect_task, recur_error *err);
-void recur_model_file_close(recur_model_file *f);
-const char *recur_model_file_task(const recur_model_file *f);        /* "lm", ... */
-recur_model *recur_model_file_model(recur_model_file *f);            /* owned by f */
-const recur_vocab *recur_model_file_vocab(const recur_model_file *f); /* lm */
-recur_lm_level recur_model_file_level(const recur_model_file *f);    /* lm */
-recur_checkpoint *recur_model_file_checkpoint(recur_model_file *f);  /* its __metadata__ */
+RECUR_API void recur_model_file_close(recur_model_file *f);
+RECUR_API const char *recur_model_file_task(const recur_model_file *f);        /* "lm", ... */
+RECUR_API recur_model *recur_model_file_model(recur_model_file *f);            /* owned by f */
+RECUR_API const recur_vocab *recur_model_file_vocab(const recur_model_file *f); /* lm */
+RECUR_API recur_lm_level recur_model_file_level(const recur_model_file *f);    /* lm */
+RECUR_API recur_checkpoint *recur_model_file_checkpoint(recur_model_file *f);  /* its __metadata__ */
 
 /* The JSON object a language model's file carries in recur.config. */
-const char *recur_lm_extra_config(recur_lm_level level);
+RECUR_API const char *recur_lm_extra_config(recur_lm_level level);
 
 /* The negative log-likelihood of ids[0..n) (a text encoded with the model's
  * vocabulary) by the convention above, read as `streams` pieces side by side
  * (1: exactly `recur lm eval`; more: faster, slightly different).  *nll:
  * summed nats; *count: predicted tokens. */
-recur_status recur_lm_eval_ids(recur_model *m, const recur_vocab *v, const int32_t *ids,
+RECUR_API recur_status recur_lm_eval_ids(recur_model *m, const recur_vocab *v, const int32_t *ids,
                                size_t n, int streams, double *nll, int64_t *count,
                                recur_error *err);
 /* The same for a text in memory (checked as recur_text_check does; tokens
  * outside the vocabulary become <unk>, counted in *n_oov, which may be NULL):
  * `recur lm eval`'s numbers through the library. */
-recur_status recur_lm_eval_text(recur_model *m, const recur_vocab *v, const char *text,
+RECUR_API recur_status recur_lm_eval_text(recur_model *m, const recur_vocab *v, const char *text,
                                 size_t len, const char *name, double *nll, int64_t *count,
                                 size_t *n_oov, recur_error *err);
 /* RECUR_LM_API_END */

@@ -51,7 +51,7 @@ typedef struct recur_eval {
 } recur_eval;
 
 /* Adds a metric; returns its index, or -1 when the table is full. */
-int recur_eval_add(recur_eval *e, const char *name, double value);
+RECUR_API int recur_eval_add(recur_eval *e, const char *name, double value);
 
 /* The task: callbacks over the task's own context.  Messages are written
  * into msg (512 bytes) when a callback fails. */
@@ -131,7 +131,7 @@ typedef struct recur_trainer_config {
     const volatile sig_atomic_t *stop_flag; /* non-zero: stop at the next step */
 } recur_trainer_config;
 
-void recur_trainer_config_default(recur_trainer_config *cfg);
+RECUR_API void recur_trainer_config_default(recur_trainer_config *cfg);
 
 typedef struct recur_trainer recur_trainer;
 
@@ -143,11 +143,11 @@ typedef struct recur_trainer recur_trainer;
  * state from OUT/last.safetensors into the model (whose weights the caller
  * loaded from that file).  Nothing in OUT is replaced until a new model is
  * written.  The trainer keeps pointers to m and task until freed. */
-recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const recur_task *task,
+RECUR_API recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const recur_task *task,
                                   const recur_trainer_config *cfg, recur_error *err);
 /* Releases the lock.  Safe on NULL. */
-void recur_trainer_free(recur_trainer *t);
-const char *recur_trainer_errmsg(const recur_trainer *t);
+RECUR_API void recur_trainer_free(recur_trainer *t);
+RECUR_API const char *recur_trainer_errmsg(const recur_trainer *t);
 
 /* Why a run returned. */
 typedef enum recur_stop_reason {
@@ -164,24 +164,24 @@ typedef enum recur_stop_reason {
  * request.  RECUR_OK for the first four reasons, RECUR_ERR_INTERRUPTED after
  * a stop request (last.safetensors written), or an error (non-finite loss
  * with the epoch and step named, a failed write, a task's error). */
-recur_status recur_trainer_run(recur_trainer *t);
-recur_stop_reason recur_trainer_stop_reason(const recur_trainer *t);
+RECUR_API recur_status recur_trainer_run(recur_trainer *t);
+RECUR_API recur_stop_reason recur_trainer_stop_reason(const recur_trainer *t);
 
 /* The state of the run (also after create with resume). */
-const recur_train_state *recur_trainer_state(const recur_trainer *t);
+RECUR_API const recur_train_state *recur_trainer_state(const recur_trainer *t);
 /* 1 when OUT/best.safetensors holds a model of this run. */
-int recur_trainer_has_best(const recur_trainer *t);
-const char *recur_trainer_best_path(const recur_trainer *t);
-const char *recur_trainer_last_path(const recur_trainer *t);
+RECUR_API int recur_trainer_has_best(const recur_trainer *t);
+RECUR_API const char *recur_trainer_best_path(const recur_trainer *t);
+RECUR_API const char *recur_trainer_last_path(const recur_trainer *t);
 /* Training seconds of this call of run. */
-double recur_trainer_seconds(const recur_trainer *t);
+RECUR_API double recur_trainer_seconds(const recur_trainer *t);
 /* The learning rate of the next step as the trainer applies it: the
  * schedule's rate times the warm-up factor min(1, (s + 1) / warmup_steps)
  * for the run's s-th step (0-based). */
-double recur_trainer_lr(const recur_trainer *t);
+RECUR_API double recur_trainer_lr(const recur_trainer *t);
 
 /* Prints a message line on the trainer's log (clearing a live line). */
-void recur_trainer_message(recur_trainer *t, const char *fmt, ...)
+RECUR_API void recur_trainer_message(recur_trainer *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- language-model training as a task --------------------------------------- */
@@ -199,18 +199,18 @@ typedef struct recur_lm_task_config {
     int valid_streams;    /* validation read as N pieces side by side */
 } recur_lm_task_config;
 
-void recur_lm_task_config_default(recur_lm_task_config *cfg);
+RECUR_API void recur_lm_task_config_default(recur_lm_task_config *cfg);
 /* The task keeps pointers to m, v, train and valid until freed. */
-recur_status recur_lm_task_create(recur_lm_task **out, recur_model *m, const recur_vocab *v,
+RECUR_API recur_status recur_lm_task_create(recur_lm_task **out, recur_model *m, const recur_vocab *v,
                                   const int32_t *train, size_t n_train, const int32_t *valid,
                                   size_t n_valid, const recur_lm_task_config *cfg,
                                   recur_error *err);
-void recur_lm_task_free(recur_lm_task *t);
+RECUR_API void recur_lm_task_free(recur_lm_task *t);
 /* The callbacks for recur_trainer_create, with the file convention's
  * extra_config set; add meta (recur.vocab at least) before use. */
-recur_task recur_lm_task_callbacks(recur_lm_task *t);
-int64_t recur_lm_task_segments(const recur_lm_task *t);
-const recur_lm_stream *recur_lm_task_stream(const recur_lm_task *t);
+RECUR_API recur_task recur_lm_task_callbacks(recur_lm_task *t);
+RECUR_API int64_t recur_lm_task_segments(const recur_lm_task *t);
+RECUR_API const recur_lm_stream *recur_lm_task_stream(const recur_lm_task *t);
 
 #ifdef __cplusplus
 }

@@ -32,11 +32,11 @@ bad=$(grep -v '^recur_' "$build/exported.txt" || true)
 unversioned=$(grep -v "@@RECUR_$major\$" "$build/exported.txt" || true)
 [ -z "$unversioned" ] || fail "exported outside the version node RECUR_$major: $(echo $unversioned)"
 sed 's/@.*//' "$build/exported.txt" | sort > "$build/exported_names.txt"
-# the header's API: every function declared with RECUR_API
+# the headers' API: every function declared with RECUR_API
 # and the float build's precision marker (RECUR_ABI_MARKER)
-{ sed -n 's/^RECUR_API .*\b\(recur_[a-z0-9_]*\)(.*/\1/p' include/recur.h; echo recur_abi_float32; } |
+{ sed -n 's/^RECUR_API .*\b\(recur_[a-z0-9_]*\)(.*/\1/p' include/recur*.h; echo recur_abi_float32; } |
     sort -u > "$build/api_names.txt"
-[ -s "$build/api_names.txt" ] || fail "found no RECUR_API function in include/recur.h"
+[ -s "$build/api_names.txt" ] || fail "found no RECUR_API function in include/recur*.h"
 extra=$(comm -23 "$build/exported_names.txt" "$build/api_names.txt")
 [ -z "$extra" ] || fail "exported but not in recur.h's API: $(echo $extra)"
 missing=$(comm -13 "$build/exported_names.txt" "$build/api_names.txt")
