@@ -638,6 +638,9 @@ static void test_folder_lock_and_sigterm(void **state)
     expect_err(run("lm", "train", path_in("train.txt"), path_in("valid.txt"), "--out", out,
                    "--force", "--hidden", "8", NULL),
                1, want);
+    char last[600];
+    snprintf(last, sizeof last, "%s/last.safetensors", out);
+    wait_for_file(last); /* --resume reads the run's settings from it first */
     expect_err(run("lm", "train", "--out", out, "--resume", NULL), 1, "in use by another run");
     /* SIGTERM stops the first as Ctrl-C does: a resumable checkpoint, 128 + 15 */
     kill(first, SIGTERM);
