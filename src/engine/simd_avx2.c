@@ -28,14 +28,6 @@ typedef __m256 V;
     _mm256_or_ps(ABS(mag), _mm256_and_ps((sgn), _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))))
 #define SELECT_LT(a, b, x, y) _mm256_blendv_ps((y), (x), _mm256_cmp_ps((a), (b), _CMP_LT_OQ))
 
-TARGET static inline double HSUM(V v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return (double)_mm_cvtss_f32(s);
-}
-
 TARGET static inline float HMAX(V v)
 {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -24,7 +24,6 @@ typedef __m512 V;
 #define SQRT _mm512_sqrt_ps
 #define MIN _mm512_min_ps
 #define ABS _mm512_abs_ps
-#define HSUM(v) ((double)_mm512_reduce_add_ps(v))
 #define HMAX(v) _mm512_reduce_max_ps(v)
 #define COPYSIGN(mag, sgn)                                                                             \
     _mm512_castsi512_ps(_mm512_or_si512(                                                               \
