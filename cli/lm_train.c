@@ -312,9 +312,8 @@ static int final_scores(const char *best, const lm_text *valid, const int32_t *v
 int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_text *test)
 {
     const recur_lm_level level = (recur_lm_level)recur_lm_level_parse(o->level);
-    const char *last_path_fmt = "%s/last.safetensors";
     char last_path[4200];
-    snprintf(last_path, sizeof last_path, last_path_fmt, o->train.out_dir);
+    snprintf(last_path, sizeof last_path, "%s/last.safetensors", o->train.out_dir);
     int rc = 1;
     recur_error err = {0};
     recur_checkpoint *ck = NULL;

@@ -483,6 +483,15 @@ static recur_status end_epoch(recur_trainer *t, int64_t epoch, double lr, double
     return RECUR_OK;
 }
 
+/* A non-finite loss or gradient at the step being taken. */
+static void diverged(recur_trainer *t, int64_t epoch, const char *what)
+{
+    recur_seterr(t->errmsg, RECUR_ERR_NONFINITE,
+                 "epoch %lld, step %lld: %s: training diverged; try a lower learning rate or "
+                 "gradient clipping",
+                 (long long)epoch, (long long)t->ts.step + 1, what);
+}
+
 recur_status recur_trainer_run(recur_trainer *t)
 {
     const double t0 = progress_now();
@@ -527,11 +536,7 @@ recur_status recur_trainer_run(recur_trainer *t)
             msg[0] = '\0';
             st = t->task.step(t->task.ctx, epoch, index, &loss_sum, &count, msg);
             if (st == RECUR_ERR_NONFINITE) {
-                recur_seterr(t->errmsg, st,
-                             "epoch %lld, step %lld: %s: training diverged; try a lower learning "
-                             "rate or gradient clipping",
-                             (long long)epoch, (long long)t->ts.step + 1,
-                             msg[0] ? msg : "the loss is not finite");
+                diverged(t, epoch, msg[0] ? msg : "the loss is not finite");
                 goto error;
             }
             if (st != RECUR_OK) {
@@ -544,11 +549,7 @@ recur_status recur_trainer_run(recur_trainer *t)
             int clipped = 0;
             st = recur_optim_step(t->opt, lr, &gn, &clipped);
             if (st == RECUR_ERR_NONFINITE) {
-                recur_seterr(t->errmsg, st,
-                             "epoch %lld, step %lld: %s: training diverged; try a lower learning "
-                             "rate or gradient clipping",
-                             (long long)epoch, (long long)t->ts.step + 1,
-                             recur_optim_errmsg(t->opt));
+                diverged(t, epoch, recur_optim_errmsg(t->opt));
                 goto error;
             }
             if (st != RECUR_OK) {
