@@ -206,6 +206,41 @@ RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 RECUR_API double recur_model_uniform(recur_model *m);
 
 /* ------------------------------------------------------------------------ */
+/* Composite models: a task's further tensors in the same buffer             */
+
+/* A tagger, classifier or encoder-decoder needs more than one recurrent
+ * stack: a CRF's transitions, an output or attention layer, a character
+ * RNN, an encoder.  A composite model keeps them all in the one parameter
+ * and gradient buffer, so clipping, optimisers, checkpoints and the trainer
+ * treat them as one model.  A part is either
+ *  - a tensor the task computes with itself (ndim 1..4, named as PyTorch
+ *    would name the module's parameter: "crf.transitions", "out.weight"), or
+ *  - a whole model (model != NULL), whose tensors are named
+ *    "<name>.<its name>" ("char_rnn.rnn.weight_ih_l0"): a PyTorch module
+ *    holding it as a submodule loads the file with the same names.
+ * The first model (cfg) keeps its unprefixed names.  Sub-models share the
+ * composite's random generator (dropout), so a resumed run draws the same
+ * masks. */
+#define RECUR_MAX_PARTS 32
+
+typedef struct recur_part {
+    const char *name;                /* a tensor's full name, or a sub-model's prefix */
+    const recur_model_config *model; /* non-NULL: a sub-model */
+    int ndim;                        /* a tensor: 1..4 */
+    int64_t shape[4];
+    double init; /* a tensor's initialisation: U(-init, init); 0: zeros */
+} recur_part;
+
+RECUR_API recur_status recur_model_create_composite(recur_model **out, const recur_model_config *cfg,
+                                                    const recur_part *parts, int n_parts, uint64_t seed,
+                                                    recur_error *err);
+/* A sub-model: a recur_model that reads and writes the composite's buffers
+ * (runs, steppers, recur_model_find_tensor with its own names).  Owned by
+ * the composite; NULL when there is no sub-model of that name. */
+RECUR_API recur_model *recur_model_submodel(recur_model *m, const char *name);
+RECUR_API int recur_model_num_parts(const recur_model *m);
+
+/* ------------------------------------------------------------------------ */
 /* Running: forward and backward through time                               */
 
 /* Per-run state: activations kept for backward, sized for max_T x max_B.  A

@@ -245,7 +245,7 @@ const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
 static void dropout_forward(recur_model *m, recur_real *mask, recur_real *dst, const recur_real *src, size_t n,
                             float p)
 {
-    dropout_draw(rng_next(&m->rng), p, mask, dst, src, n);
+    dropout_draw(rng_next(m->rng), p, mask, dst, src, n);
 }
 
 static void apply_mask(recur_real *x, const recur_real *mask, size_t n)
