@@ -3,6 +3,7 @@
 
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
+           [--sections lm,classify] [--sst ../shared/data/sst/train.txt]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
 python3-torch, imported only by bench/speed_torch.py.)
 
@@ -31,6 +32,15 @@ and optimiser are not counted), 2*M*N*K each:
   score, generate = forward
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
+
+The classifier section (--sections classify) runs build/bench/speed_classify
+and bench/speed_classify_torch.py on SST-2's 6,920 training sentences: the
+same classifier (embedding, recurrent stack, pooling, linear, softmax
+cross-entropy; PyTorch reads packed sequences, so padding reaches neither
+side's reverse direction), batches of similar length, Adam with clipping at
+5.  It reports training and prediction sentences per second (prediction:
+every sentence in length order, batches of 64), PyTorch at its fastest
+thread setting for each.
 """
 import argparse
 import json
@@ -55,6 +65,18 @@ CONFIGS = [
     ("char-generate", ("generate", "lstm", 65, 512, 512, 2, 0, 65, 1, 64, 0.0)),
 ]
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+
+RECUR_CLS = os.path.join(ROOT, "build", "bench", "speed_classify")
+TORCH_CLS = os.path.join(ROOT, "bench", "speed_classify_torch.py")
+# name: options of both classifier benchmarks (SST-2 sentences, 2 classes)
+CLASSIFY_CONFIGS = [
+    ("sst2-bilstm-max", {"cell": "lstm", "embed": 300, "hidden": 150, "layers": 1, "bidir": 1,
+                         "pool": "max", "batch": 32, "dropout": 0.5}),
+    ("sst2-bilstm-attention", {"cell": "lstm", "embed": 300, "hidden": 150, "layers": 1, "bidir": 1,
+                               "pool": "attention", "batch": 32, "dropout": 0.5}),
+    ("sst2-gru-last", {"cell": "gru", "embed": 300, "hidden": 300, "layers": 1, "bidir": 0,
+                       "pool": "last", "batch": 32, "dropout": 0.5}),
+]
 
 
 def flops_per_token(c):
@@ -113,7 +135,14 @@ def main():
     ap.add_argument("--configs", default="all")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--min-time", type=float, default=1.5)
+    ap.add_argument("--sections", default="lm,classify")
+    ap.add_argument("--sst", default=os.path.join(ROOT, "..", "shared", "data", "sst", "train.txt"))
     a = ap.parse_args()
+    sections = a.sections.split(",")
+    if "classify" in sections:
+        classify_section(a)
+    if "lm" not in sections:
+        return
     if not os.access(RECUR, os.X_OK):
         sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR)
     configs = CONFIGS if a.configs == "all" else [c for c in CONFIGS if c[0] in a.configs.split(",")]
@@ -156,6 +185,55 @@ def main():
                     flush=True)
     print("\nFLOPs per token (matrix products): " +
           ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) for n, c in configs))
+
+
+def torch_settings(threads):
+    if threads == 1:
+        return [("1 thread", 1, {})]
+    return [("torch 1, BLAS %d" % threads, 1, {}),
+            ("torch %d" % threads, threads, {}),
+            ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
+
+
+def classify_section(a):
+    if not os.access(RECUR_CLS, os.X_OK):
+        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR_CLS)
+    names = a.configs.split(",")
+    configs = [c for c in CLASSIFY_CONFIGS if a.configs == "all" or c[0] in names]
+    hdr = "%-22s %3s %9s %9s %6s %9s %9s %6s %8s %8s  %s" % (
+        "classifier (sent/s)", "thr", "recur trn", "torch trn", "ratio", "recur prd", "torch prd",
+        "ratio", "recur MiB", "torch MiB", "torch setting (train / predict)")
+    timing = ["--min-time", str(a.min_time), "--data", a.sst]
+    for spec in a.envs.split(","):
+        print("\n== classifier section: %s" % env_label(spec))
+        print(hdr)
+        print("-" * len(hdr))
+        for name, opts in configs:
+            args = []
+            for k, v in opts.items():
+                args += ["--" + k, str(v)]
+            for threads in [int(t) for t in a.threads.split(",")]:
+                settings = torch_settings(threads)
+                ours, theirs = [], {s[0]: [] for s in settings}
+                for _ in range(a.rounds):
+                    ours.append(run([RECUR_CLS] + args + timing + ["--threads", str(threads)],
+                                    make_env(spec, threads, {})))
+                    for label, tt, extra in settings:
+                        theirs[label].append(run(["/usr/bin/python3", TORCH_CLS] + args + timing +
+                                                 ["--torch-threads", str(tt)],
+                                                 make_env(spec, threads, extra)))
+                row = [name, threads]
+                best = {}
+                for key in ("train_s", "predict_s"):
+                    rs = statistics.median(r[key] for r in ours)
+                    lab, ts = max(((label, statistics.median(r[key] for r in rows))
+                                   for label, rows in theirs.items()), key=lambda x: x[1])
+                    best[key] = lab
+                    row += [rs, ts, rs / ts]
+                rm = max(r["peak_mib"] for r in ours)
+                tm = max(r["peak_mib"] for rows in theirs.values() for r in rows)
+                print("%-22s %3d %9.0f %9.0f %6.2f %9.0f %9.0f %6.2f %8.1f %8.1f  %s / %s" % (
+                    tuple(row) + (rm, tm, best["train_s"], best["predict_s"])), flush=True)
 
 
 if __name__ == "__main__":

@@ -273,7 +273,7 @@ static void test_classifier_file(void **s)
     assert_int_equal(recur_classifier_read_config(cl)->lower, 1);
 
     /* sentences of 1..30 words, some unknown ("W3" is lower-cased to a known word) */
-    static const int lens[NS] = {30, 1, 7, 19, 2, 30, 11, 5};
+    static const int32_t lens[NS] = {30, 1, 7, 19, 2, 30, 11, 5};
     const char *sent[NS][30];
     const char *const *words[NS];
     uint64_t r = 77;
@@ -301,6 +301,28 @@ static void test_classifier_file(void **s)
                 assert_true(att[b][k] == 0);
         }
         assert_true(fabs(asum - 1) < 1e-5);
+    }
+    /* the classifier reads the first layer's input product from a table:
+     * the same as the network on the model in memory, which multiplies */
+    {
+        cls_net *net;
+        int32_t tok[30 * NS];
+        for (int b = 0; b < NS; b++)
+            for (int k = 0; k < 30; k++) {
+                const char *w = k < lens[b] ? sent[b][k] : "w0";
+                if (!strcmp(w, "W3"))
+                    w = "w3";
+                int32_t id = recur_vocab_find(v, w, strlen(w));
+                tok[k * NS + b] = id >= 0 ? id : recur_vocab_unk(v);
+            }
+        assert_int_equal(cls_net_create(&net, m, RECUR_POOL_ATTENTION, 0, 30, NS, &err), RECUR_OK);
+        assert_int_equal(cls_net_forward(net, tok, lens, 30, NS, 0), RECUR_OK);
+        double direct = 0;
+        for (int i = 0; i < NS * 3; i++)
+            direct = fmax(direct, fabs((double)cls_net_probs(net)[i] - probs[i]));
+        printf("  classifier (input table) vs network in memory: %.1e\n", direct);
+        assert_true(direct < 1e-5);
+        cls_net_free(net);
     }
     double worst = 0, worst_att = 0;
     for (int b = 0; b < NS; b++) {

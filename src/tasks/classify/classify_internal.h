@@ -100,6 +100,9 @@ int cls_net_classes(const cls_net *n);
  * (B, K) and, for attention pooling, the weights (T, B). */
 recur_status cls_net_forward(cls_net *n, const int32_t *tokens, const int32_t *lengths, int T,
                              int B, int training);
+/* Inference with fixed weights: on = 1 reads the first layer's input
+ * product from a table of every word's (recur_run_cache_input_projection). */
+recur_status cls_net_cache_inputs(cls_net *n, int on);
 const recur_real *cls_net_probs(const cls_net *n);     /* (B, K) */
 const recur_real *cls_net_logits(const cls_net *n);    /* (B, K) */
 const recur_real *cls_net_attention(const cls_net *n); /* (T, B), attention pooling only */

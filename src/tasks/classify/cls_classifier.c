@@ -57,6 +57,10 @@ recur_model *recur_classifier_model(recur_classifier *c) { return c->m; }
 
 /* The steps a batch is sized for at first; longer sentences grow it. */
 #define INITIAL_STEPS 64
+/* The largest table of every word's first-layer input product kept for
+ * speed (a classifier's weights never change): it replaces the product of
+ * the embedding with the input weights, the larger part of a step. */
+#define MAX_INPUT_TABLE_BYTES ((size_t)512 << 20)
 
 static recur_status size_for(recur_classifier *c, int T, recur_error *err)
 {
@@ -69,6 +73,12 @@ static recur_status size_for(recur_classifier *c, int T, recur_error *err)
     recur_status st = cls_net_create(&net, c->m, c->pool, 0, nt, c->max_B, err);
     if (st)
         return st;
+    const recur_model_config *mc = recur_model_get_config(c->m);
+    const int gates = mc->rnn.cell == RECUR_CELL_LSTM ? 4 : mc->rnn.cell == RECUR_CELL_GRU ? 3 : 1;
+    const size_t table = (size_t)mc->vocab_size * (size_t)gates * (size_t)mc->rnn.hidden_size *
+                         (mc->rnn.bidirectional ? 2 : 1) * sizeof(recur_real);
+    if (table <= MAX_INPUT_TABLE_BYTES)
+        (void)cls_net_cache_inputs(net, 1); /* only speed: without the table the results are the same */
     int32_t *tok = malloc((size_t)nt * (size_t)c->max_B * sizeof *tok);
     if (!tok) {
         cls_net_free(net);

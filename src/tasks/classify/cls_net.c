@@ -171,6 +171,14 @@ fail:
     return st;
 }
 
+recur_status cls_net_cache_inputs(cls_net *n, int on)
+{
+    recur_status st = recur_run_cache_input_projection(n->run, on);
+    if (st)
+        return recur_seterr(n->msg, st, "%s", recur_run_errmsg(n->run));
+    return RECUR_OK;
+}
+
 /* ---- pooling ------------------------------------------------------------------------ */
 
 static void pool_last(cls_net *n)
