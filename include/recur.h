@@ -112,6 +112,8 @@ typedef struct recur_error {
  * the time loop.  A program that wants OpenBLAS threaded for its own
  * products calls openblas_set_num_threads after recur's calls; recur stays
  * correct, but its products made while the count is above 1 are slower. */
+/* The most threads the pool runs (larger counts are refused by the CLI). */
+#define RECUR_MAX_THREADS 64
 RECUR_API void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
@@ -131,6 +133,9 @@ typedef enum recur_gru_form {
     RECUR_GRU_RESET_AFTER = 0,
     RECUR_GRU_RESET_BEFORE
 } recur_gru_form;
+
+/* The deepest stack a model may have. */
+#define RECUR_MAX_LAYERS 64
 
 typedef struct recur_stack_config {
     recur_cell cell;

@@ -13,9 +13,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "recur.h"
 #include "threads.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS RECUR_MAX_THREADS
 #define SPIN 2000 /* pause loops before a wait sleeps (tens of microseconds) */
 
 static inline void cpu_relax(void)
