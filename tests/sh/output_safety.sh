@@ -6,7 +6,8 @@
 # by the next write of that file; a file-size limit (ulimit -f) is a
 # reported error with no temporary left, not a silent SIGXFSZ; standard
 # output that cannot be written (/dev/full) and a metrics file that cannot
-# be written fail the command.
+# be written fail the command.  (And ngram's --memory at the top of its
+# range works: the sort buffers grow only as the counts need.)
 set -uo pipefail
 build=${1:-build}
 recur=$build/recur
@@ -70,4 +71,7 @@ grep -q "cannot write the standard output" <<<"$out" || fail "/dev/full: unexpec
 out=$("$recur" lm train "$tmp/train.txt" "$tmp/valid.txt" --out "$tmp/run" --hidden 8 --embed 8 --epochs 1 \
       --batch 4 --bptt 10 --metrics /dev/full --progress none 2>&1) && fail "training with --metrics /dev/full exited 0"
 grep -q "cannot write the metrics file" <<<"$out" || fail "metrics: unexpected message: $out"
+# a large --memory inside the allowed range costs only what the counts need
+"$recur" ngram train -q --discount-fallback --order 3 --memory 1000000 "$tmp/train.txt" -o "$tmp/big.arpa" ||
+    fail "ngram train --memory 1000000 failed"
 echo "output_safety: all cases passed"
