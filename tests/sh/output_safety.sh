@@ -71,6 +71,18 @@ grep -q "cannot write the standard output" <<<"$out" || fail "/dev/full: unexpec
 out=$("$recur" lm train "$tmp/train.txt" "$tmp/valid.txt" --out "$tmp/run" --hidden 8 --embed 8 --epochs 1 \
       --batch 4 --bptt 10 --metrics /dev/full --progress none 2>&1) && fail "training with --metrics /dev/full exited 0"
 grep -q "cannot write the metrics file" <<<"$out" || fail "metrics: unexpected message: $out"
+# a small model: lm eval's JSON names a file whose name is not UTF-8, and
+# its results on a full standard output are an error
+"$recur" lm train "$tmp/train.txt" "$tmp/valid.txt" --out "$tmp/lm" --hidden 8 --embed 8 --epochs 1 \
+    --batch 4 --bptt 10 --progress none > /dev/null 2>&1 || fail "training a tiny model failed"
+bad=$(printf '%s/caf\xe9.txt' "$tmp")
+cp "$tmp/valid.txt" "$bad"
+line=$("$recur" lm eval --json "$tmp/lm/best.safetensors" "$bad") || fail "lm eval --json on a non-UTF-8 name failed"
+/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["file"].endswith("caf\\xE9.txt"), d' "$line" ||
+    fail "lm eval --json: unexpected line: $line"
+out=$("$recur" lm eval "$tmp/lm/best.safetensors" "$tmp/valid.txt" 2>&1 > /dev/full) && fail "lm eval > /dev/full exited 0"
+grep -q "cannot write the standard output" <<<"$out" || fail "lm eval /dev/full: unexpected message: $out"
+
 # a large --memory inside the allowed range costs only what the counts need
 "$recur" ngram train -q --discount-fallback --order 3 --memory 1000000 "$tmp/train.txt" -o "$tmp/big.arpa" ||
     fail "ngram train --memory 1000000 failed"
