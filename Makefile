@@ -1,11 +1,15 @@
 # recur - build with GNU make.  `make` builds the library, the CLI, tests,
 # examples and benchmarks; `make check` runs the tests.  SAN=1 builds
-# everything with AddressSanitizer + UBSan into build-san/.
+# everything with AddressSanitizer + UBSan into build-san/; TSAN=1 with
+# ThreadSanitizer into build-tsan/ (`make tsan-check`).
 CC      ?= cc
 PKGS    := openblas jansson
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(TSAN),1)
+BUILD   ?= build-tsan
+OPT     := -O1 -g -fsanitize=thread
 else
 BUILD   ?= build
 OPT     := -O2 -g
@@ -15,6 +19,9 @@ CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(TSAN),1)
+LDFLAGS += -fsanitize=thread
 endif
 
 # The version, from include/recur.h; the shared library is
@@ -88,6 +95,14 @@ check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
+
+# The threading promises of recur.h under ThreadSanitizer: the library and
+# the tests that use threads, built with -fsanitize=thread (build-tsan/).
+TSAN_TESTS := test_concurrency test_threads
+tsan-check:
+	$(MAKE) TSAN=1 $(TSAN_TESTS:%=build-tsan/tests/%)
+	@for t in $(TSAN_TESTS); do echo "== $$t (ThreadSanitizer)"; \
+	   TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/$$t || exit 1; done; echo "NO DATA RACES FOUND"
 
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
 # every tests/*_check.sh script, run from the repository root.
@@ -169,4 +184,4 @@ uninstall:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check check-python clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python tsan-check clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
