@@ -148,16 +148,23 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
 
-# Installing: the header, both libraries (the shared one with its SONAME's
-# link and the link for -lrecur), the CLI and a pkg-config file for the
-# float build.  DESTDIR stages; uninstall removes exactly those files.
+# Installing: the headers, both libraries (the shared one with its SONAME's
+# link and the link for -lrecur), the CLI, its man pages (made from its
+# --help texts by scripts/make_man.sh) and a pkg-config file for the float
+# build.  DESTDIR stages; uninstall removes exactly those files.
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
-INSTALLED  := $(INCLUDEDIR)/recur.h $(INCLUDEDIR)/recur_train.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+MANDIR     ?= $(PREFIX)/share/man
+HEADERS    := $(notdir $(sort $(wildcard include/recur*.h)))
+INSTALLED  := $(HEADERS:%=$(INCLUDEDIR)/%) $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
               $(LIBDIR)/librecur.so $(BINDIR)/recur $(PCDIR)/recur.pc
+$(BUILD)/man/recur.1: $(BUILD)/recur scripts/make_man.sh
+	rm -rf $(BUILD)/man
+	sh scripts/make_man.sh $(BUILD)/recur $(BUILD)/man
+man: $(BUILD)/man/recur.1
 # written at every install: it holds the install's directories
 $(BUILD)/recur.pc: FORCE
 	@mkdir -p $(BUILD)
@@ -165,10 +172,10 @@ $(BUILD)/recur.pc: FORCE
 	  'Name: recur' 'Description: recurrent neural networks (LSTM, GRU, RNN) in C' 'Version: $(VERSION)' \
 	  'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrecur' \
 	  'Libs.private: -lm -lpthread' > $@
-install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
-	install -m 644 include/recur.h $(DESTDIR)$(INCLUDEDIR)/recur.h
-	install -m 644 include/recur_train.h $(DESTDIR)$(INCLUDEDIR)/recur_train.h
+install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc $(BUILD)/man/recur.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(HEADERS:%=include/%) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(BUILD)/librecur.a $(DESTDIR)$(LIBDIR)/librecur.a
 	install -m 755 $(BUILD)/librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so.$(VERSION)
 	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -176,12 +183,12 @@ install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
 	install -m 755 $(BUILD)/recur $(DESTDIR)$(BINDIR)/recur
 	install -m 644 $(BUILD)/recur.pc $(DESTDIR)$(PCDIR)/recur.pc
 uninstall:
-	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(MANDIR)/man1/recur.1 $(DESTDIR)$(MANDIR)/man1/recur-*.1
 
 # header dependencies written by -MMD
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
-.PHONY: all check check-python tsan-check clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python tsan-check man clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
