@@ -142,6 +142,30 @@ fuzz-checkpoint-run: $(BUILD)/fuzz_checkpoint
 	@mkdir -p $(BUILD)/fuzz-corpus-checkpoint
 	$(BUILD)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/checkpoint.dict \
 	  $(BUILD)/fuzz-corpus-checkpoint fuzz/seeds_checkpoint
+# libFuzzer targets for the text readers (fuzz/fuzz_text.c: vocabulary JSON,
+# text checks, corpus encoding) and the ARPA reader (fuzz/fuzz_arpa.c), over
+# the whole library compiled by clang with the fuzzer's instrumentation
+# (build/fuzz-obj/); see docs/fuzzing.md.  `make fuzz-readers-run` runs each
+# for FUZZ_SECONDS; scripts/test.sh runs them briefly.
+# a comma inside $(subst)
+, := ,
+FUZZ_LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/fuzz-obj/%.o)
+FUZZ_OBJ_CFLAGS := $(subst -fsanitize=fuzzer$(,)address,-fsanitize=fuzzer-no-link$(,)address,$(FUZZ_CFLAGS)) \
+                   -Wno-unused-command-line-argument $(shell pkg-config --cflags $(PKGS))
+$(BUILD)/fuzz-obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_OBJ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz-obj/librecur.a: $(FUZZ_LIB_OBJ)
+	ar rcs $@ $^
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/fuzz-obj/librecur.a include/recur.h
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(BUILD)/fuzz-obj/librecur.a $(LDLIBS)
+FUZZ_READERS := text arpa
+fuzz-readers: $(FUZZ_READERS:%=$(BUILD)/fuzz_%)
+fuzz-readers-run: fuzz-readers
+	@for t in $(FUZZ_READERS); do mkdir -p $(BUILD)/fuzz-corpus-$$t; echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  $(BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(BUILD)/fuzz-corpus-$$t fuzz/seeds_$$t \
+	    > $(BUILD)/fuzz_$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz_$$t.log; exit 1; }; done; echo "NO FUZZ FINDINGS"
+
 # Rewrites fuzz/seeds_checkpoint/ with recur's own checkpoint writer.
 fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	@mkdir -p $(BUILD) fuzz/seeds_checkpoint
@@ -191,4 +215,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-tsan
 
-.PHONY: all check check-python tsan-check man clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python tsan-check man fuzz-readers fuzz-readers-run clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds

@@ -405,7 +405,7 @@ RECUR_API int64_t recur_optim_steps(const recur_optim *o);
 typedef enum recur_sched_kind {
     RECUR_SCHED_CONSTANT = 0,
     RECUR_SCHED_DECAY_AFTER, /* lr0 * decay^max(0, epoch - start) (Zaremba et al. 2014) */
-    RECUR_SCHED_PLATEAU      /* lr *= decay when validation loss fails to improve by threshold for patience epochs */
+    RECUR_SCHED_PLATEAU      /* lr *= decay after more than patience epochs without an improvement by threshold (ReduceLROnPlateau) */
 } recur_sched_kind;
 
 typedef struct recur_schedule {
@@ -464,8 +464,10 @@ RECUR_API const char *recur_checkpoint_meta(const recur_checkpoint *c, const cha
 RECUR_API int recur_checkpoint_has_train_state(const recur_checkpoint *c);
 /* Creates a model from the file's configuration and weights. */
 RECUR_API recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out, recur_error *err);
-/* Restores optimiser moments and step, train state and random state into an
- * existing model and optimiser made with the same configuration. */
+/* Restores weights, optimiser moments and step, train state and random state
+ * into an existing model and optimiser.  RECUR_ERR_MISMATCH unless the model
+ * has the file's configuration (every field, and a composite's parts) and
+ * the optimiser is this model's, of the file's kind and momentum. */
 RECUR_API recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, recur_optim *o,
                                          recur_train_state *ts, recur_error *err);
 

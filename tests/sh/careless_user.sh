@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Where recur's results go, tried as a careless user would (run by `make
-# check`): an output that is a device, a FIFO or a folder is refused and
+# recur tried as a careless user would (run by `make check`).  Where its
+# results go: an output that is a device, a FIFO or a folder is refused and
 # left as it was; a symbolic link is written through (the link stays, the
 # file it names gets the model); temporaries of a killed writer are removed
 # by the next write of that file; a file-size limit (ulimit -f) is a
@@ -13,7 +13,7 @@ build=${1:-build}
 recur=$build/recur
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "output_safety: $*" >&2; exit 1; }
+fail() { echo "careless_user: $*" >&2; exit 1; }
 
 # a small corpus: 400 lines of 20 words over a 50-word vocabulary
 awk 'BEGIN { srand(7); for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 20; j++) s = s " w" int(rand() * 50); print substr(s, 2) } }' \
@@ -83,7 +83,28 @@ line=$("$recur" lm eval --json "$tmp/lm/best.safetensors" "$bad") || fail "lm ev
 out=$("$recur" lm eval "$tmp/lm/best.safetensors" "$tmp/valid.txt" 2>&1 > /dev/full) && fail "lm eval > /dev/full exited 0"
 grep -q "cannot write the standard output" <<<"$out" || fail "lm eval /dev/full: unexpected message: $out"
 
+# what the readers accept is one rule for lm and ngram: no literal <eos>
+# (the line end's token), valid UTF-8, no binary data (/dev/zero refused at
+# once, not read until memory runs out)
+printf 'a b c\nw1 <eos> w2\n' > "$tmp/eos.txt"
+out=$("$recur" lm eval "$tmp/lm/best.safetensors" "$tmp/eos.txt" 2>&1) && fail "lm eval took a literal <eos>"
+grep -q "line 2: the word <eos> is reserved" <<<"$out" || fail "lm <eos>: unexpected message: $out"
+out=$("$recur" ngram eval "$tmp/m.arpa" "$tmp/eos.txt" 2>&1) && fail "ngram eval took a literal <eos>"
+grep -q "line 2: the word '<eos>' is reserved" <<<"$out" || fail "ngram <eos>: unexpected message: $out"
+printf 'w1 w2\nw3 caf\xe9 w4\n' > "$tmp/latin1.txt"
+out=$("$recur" ngram train -q --order 2 --discount-fallback "$tmp/latin1.txt" -o "$tmp/l.arpa" 2>&1) &&
+    fail "ngram train took invalid UTF-8"
+grep -q "line 2: invalid UTF-8" <<<"$out" || fail "ngram UTF-8: unexpected message: $out"
+out=$("$recur" lm eval "$tmp/lm/best.safetensors" "$tmp/latin1.txt" 2>&1) && fail "lm eval took invalid UTF-8"
+grep -q "invalid UTF-8" <<<"$out" || fail "lm UTF-8: unexpected message: $out"
+for cmd in "lm eval $tmp/lm/best.safetensors" "ngram eval $tmp/m.arpa"; do
+    out=$(timeout 20 "$recur" $cmd /dev/zero 2>&1)
+    rc=$?
+    [ $rc -eq 1 ] || fail "$cmd /dev/zero: exit status $rc (124: still reading)"
+    grep -q "NUL byte" <<<"$out" || fail "$cmd /dev/zero: unexpected message: $out"
+done
+
 # a large --memory inside the allowed range costs only what the counts need
 "$recur" ngram train -q --discount-fallback --order 3 --memory 1000000 "$tmp/train.txt" -o "$tmp/big.arpa" ||
     fail "ngram train --memory 1000000 failed"
-echo "output_safety: all cases passed"
+echo "careless_user: all cases passed"
