@@ -84,7 +84,8 @@ if [ "$MODE" = headline ]; then
 else
     k=${ABLATION_CLASSES:-2}
     s=${SEEDS%% *}
-    printf 'SST-%s, seed %s, at most %s epochs and %s per run\n' "$k" "$s" "$EPOCHS" "$TIME_LIMIT"
+    printf 'SST-%s, seed %s, at most %s epochs and %s per run\n' "$k" "$s" "$EPOCHS" \
+        "$([ "$TIME_LIMIT" = 0 ] && echo "no time limit" || echo "$TIME_LIMIT")"
     printf '%-10s %-6s %-8s %8s %8s %7s %9s\n' pool reads phrases "dev %" "test %" epochs "train s"
     for phrases in ${ABLATION_PHRASES:---phrases --no-phrases}; do
         for dir in ${ABLATION_DIRS:---bidirectional --no-bidirectional}; do
