@@ -226,7 +226,7 @@ static void test_classifier_file(void **s)
     recur_error err;
     recur_vocab *v;
     assert_int_equal(recur_vocab_create(&v, RECUR_LEVEL_WORD, &err), RECUR_OK);
-    char word[WORDS][8];
+    char word[WORDS][16];
     for (int i = 0; i < WORDS; i++) {
         snprintf(word[i], sizeof word[i], "w%d", i);
         recur_vocab_add(v, word[i], strlen(word[i]), WORDS - i);
