@@ -109,7 +109,8 @@ typedef struct lm_scorer {
 
 typedef struct lm_line_score {
     double logprob;        /* ln p of the line (the mixture with an n-gram model) */
-    double rnn, ngram;     /* ln p under each model alone (ngram: with ng only) */
+    double rnn, ngram;     /* ln p under each model alone (ngram: with ng only;
+                              rnn: NAN when lambda is 0, the RNN not run) */
     int64_t tokens, oov;   /* predicted tokens; <unk> substitutions */
 } lm_line_score;
 

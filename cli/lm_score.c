@@ -73,12 +73,14 @@ int lm_score_texts(const lm_scorer *s, const char *const *lines, const size_t *l
         set_nomem(err);
         goto done;
     }
-    if (recur_lm_score_batch(s->f->model, (const int32_t *const *)ids, nids, n, s->batch, lp, tok_lp, err) !=
-        RECUR_OK)
+    /* lambda 0 is the n-gram model alone: the RNN need not run */
+    int rnn = !s->ng || s->lambda > 0;
+    if (rnn && recur_lm_score_batch(s->f->model, (const int32_t *const *)ids, nids, n, s->batch, lp, tok_lp,
+                                    err) != RECUR_OK)
         goto done;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        out[i].rnn = out[i].logprob = lp[i];
+        out[i].rnn = out[i].logprob = rnn ? lp[i] : NAN;
         out[i].ngram = 0;
         if (s->ng) { /* the tokens after the first context, as in recur lm eval */
             size_t k = nids[i] - 1;
@@ -86,7 +88,7 @@ int lm_score_texts(const lm_scorer *s, const char *const *lines, const size_t *l
             out[i].ngram = 0;
             for (size_t t = 0; t < k; t++)
                 out[i].ngram += ng_lp[t];
-            out[i].logprob = -lm_interp_nll(tok_lp + off, ng_lp, k, s->lambda);
+            out[i].logprob = rnn ? -lm_interp_nll(tok_lp + off, ng_lp, k, s->lambda) : out[i].ngram;
             off += k;
         }
     }
@@ -121,7 +123,7 @@ static void print_score(const score_out *o, long long lineno, const lm_line_scor
     if (j)
         json_object_set_new(j, "perplexity", isfinite(ppl) ? json_real(ppl) : json_null());
     if (j && o->interp) {
-        json_object_set_new(j, "rnn_logprob", json_real(r->rnn * k));
+        json_object_set_new(j, "rnn_logprob", isfinite(r->rnn) ? json_real(r->rnn * k) : json_null());
         json_object_set_new(j, "ngram_logprob", isfinite(r->ngram) ? json_real(r->ngram * k) : json_null());
         json_object_set_new(j, "lambda", json_real(o->lambda));
     }
