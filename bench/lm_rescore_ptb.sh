@@ -7,8 +7,9 @@
 # rescore --best` picks one per sentence.  The table gives how often the
 # original comes first, and which corruption won otherwise, for the RNN
 # model, the KN5 model (`--interpolate KN5 --lambda 0`), their mixture
-# (lambda 0.5), and the RNN with the word bonus chosen by `--tune` on 10-best
-# lists made the same way from the first 1,000 validation sentences.
+# (lambda 0.5), and the RNN and the KN5 model with the weight and word bonus
+# chosen by `--tune` on 10-best lists made the same way from the first 1,000
+# validation sentences (TUNE_LINES=n to change).
 #
 # usage: bench/lm_rescore_ptb.sh MODEL.safetensors KN5.arpa
 #        (DATA=ptb folder, RECUR=binary, LINES=n: the first n test sentences,
@@ -78,7 +79,7 @@ print(kept, skipped)
 PY
 read -r kept skipped < <(/usr/bin/python3 "$tmp/nbest.py" "$data/ptb.train.txt" "$data/ptb.test.txt" \
     "${LINES:-0}" "${SEED:-1}" "$tmp/test")
-read -r vkept _ < <(/usr/bin/python3 "$tmp/nbest.py" "$data/ptb.train.txt" "$data/ptb.valid.txt" 1000 \
+read -r vkept _ < <(/usr/bin/python3 "$tmp/nbest.py" "$data/ptb.train.txt" "$data/ptb.valid.txt" "${TUNE_LINES:-1000}" \
     "$(( ${SEED:-1} + 1 ))" "$tmp/valid")
 
 # row LABEL OPTIONS...: rescore the test lists, count what came first
@@ -95,10 +96,15 @@ row() {
         "$tmp/test.kind" "$tmp/best.txt"
 }
 
-"$recur" lm rescore "$model" "$tmp/valid.nbest" --tune "$tmp/valid.ref" --best --threads "$threads" \
-    > /dev/null 2> "$tmp/tune.txt"
-weight=$(sed -n 's/.*weight \([-0-9.]*\),.*/\1/p' "$tmp/tune.txt")
-bonus=$(sed -n 's/.*length bonus \([-0-9.]*\):.*/\1/p' "$tmp/tune.txt")
+# tune NAME OPTIONS...: W and B by --tune on the validation lists
+tune() {
+    local name=$1; shift
+    "$recur" lm rescore "$model" "$tmp/valid.nbest" --tune "$tmp/valid.ref" --best --threads "$threads" "$@" \
+        > /dev/null 2> "$tmp/tune_$name.txt"
+    sed -n 's/.*weight \([-0-9.]*\), length bonus \([-0-9.]*\):.*/\1 \2/p' "$tmp/tune_$name.txt"
+}
+read -r weight bonus < <(tune rnn)
+read -r kweight kbonus < <(tune kn5 --interpolate "$kn5" --lambda 0)
 
 echo "PTB test, 10-best lists by corruption: $kept sentences ($skipped too short for 9 different corruptions)"
 echo "model: $model; n-gram: $kn5; uniform recogniser scores"
@@ -109,5 +115,8 @@ row "RNN (LM log-probability)"
 row "KN5 (--interpolate, --lambda 0)" --interpolate "$kn5" --lambda 0
 row "RNN + KN5 (--lambda 0.5)" --interpolate "$kn5" --lambda 0.5
 row "RNN, weight $weight, bonus $bonus" --weight "$weight" --length-bonus "$bonus"
+row "KN5, weight $kweight, bonus $kbonus" --interpolate "$kn5" --lambda 0 --weight "$kweight" --length-bonus "$kbonus"
 echo
-echo "(weight and word bonus tuned by --tune on $vkept validation lists: $(sed 's/^recur lm rescore: //' "$tmp/tune.txt"))"
+echo "weight and word bonus tuned by --tune on $vkept validation lists:"
+echo "  RNN: $(sed 's/^recur lm rescore: tuned on [^ ]* //' "$tmp/tune_rnn.txt")"
+echo "  KN5: $(sed 's/^recur lm rescore: tuned on [^ ]* //' "$tmp/tune_kn5.txt")"
