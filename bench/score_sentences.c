@@ -9,8 +9,9 @@
  * being <eos>.  Whole passes over the file are timed until --min-time has
  * passed (at least --min-iters passes, after one warm-up pass over the
  * first 64 lines); prints one JSON line: sentences per second (median
- * pass), tokens predicted per second, passes, and a checksum (the summed
- * log-probability of the last pass) to compare the two sides.
+ * pass), tokens predicted per second, passes, and the summed
+ * log-probability of the last pass (the two sides' random weights differ,
+ * so only its order of magnitude compares).
  *
  * usage: score_sentences --text FILE --vocab V --embed E --hidden H
  *            --layers L --batch B [--threads n] [--min-time s] [--min-iters n]
