@@ -348,8 +348,9 @@ RECUR_API recur_status recur_stepper_create(recur_stepper **out, const recur_mod
 RECUR_API void recur_stepper_free(recur_stepper *s);
 RECUR_API const char *recur_stepper_errmsg(const recur_stepper *s);
 /* Sets the state: h0 (L, P or H) and c0 (L, H, LSTM only), laid out as
- * recur_batch's h0 and c0 with B = 1; NULL: zeros. */
-RECUR_API void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
+ * recur_batch's h0 and c0 with B = 1; NULL: zeros.  A non-finite value is
+ * RECUR_ERR_NONFINITE (message on s) and leaves the state as it was. */
+RECUR_API recur_status recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
 /* Feeds one token id and moves the state on; an id outside the vocabulary
  * is RECUR_ERR_ARG and changes nothing. */
 RECUR_API recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
@@ -446,11 +447,12 @@ typedef struct recur_train_state {
  * the train state and the model's random state) atomically: a temporary file
  * in the same folder, fsync, rename.  recur.config in __metadata__ holds the
  * model configuration; extra_config (a JSON object text, may be NULL) is merged
- * into it; meta adds further entries. */
-RECUR_API recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
+ * into it; meta adds further entries.  What goes wrong is said in err (may
+ * be NULL): a bad argument, RECUR_ERR_NOMEM, RECUR_ERR_IO naming the file. */
+RECUR_API recur_status recur_checkpoint_save(const recur_model *m, const recur_optim *o,
                                    const recur_train_state *ts, const char *path,
                                    const char *extra_config, const recur_meta_entry *meta,
-                                   int n_meta);
+                                   int n_meta, recur_error *err);
 
 /* An opened, fully validated checkpoint. */
 typedef struct recur_checkpoint recur_checkpoint;
@@ -516,9 +518,10 @@ RECUR_API recur_status recur_vocab_create(recur_vocab **out, recur_lm_level leve
 RECUR_API void recur_vocab_free(recur_vocab *v);
 RECUR_API recur_lm_level recur_vocab_level(const recur_vocab *v);
 RECUR_API int32_t recur_vocab_size(const recur_vocab *v);
-/* Adds tok[0..len) if new and adds n to its count.  Returns its id, or -1 when
- * memory runs out. */
-RECUR_API int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
+/* Adds tok[0..len) if new and adds n to its count; *id (may be NULL) gets
+ * its id.  RECUR_ERR_NOMEM (message on v) when memory runs out. */
+RECUR_API recur_status recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n, int32_t *id);
+RECUR_API const char *recur_vocab_errmsg(const recur_vocab *v);
 /* The id of tok[0..len), -1 when absent. */
 RECUR_API int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
 RECUR_API const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
@@ -595,8 +598,9 @@ typedef struct recur_sampler recur_sampler;
 RECUR_API recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
                                   double top_p, uint64_t seed, recur_error *err);
 RECUR_API void recur_sampler_free(recur_sampler *s);
-/* Draws an id from logits[V]; -1 (with a message) for non-finite logits. */
-RECUR_API int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
+/* Draws an id from logits[V] into *token.  RECUR_ERR_NONFINITE (with the
+ * message on s, *token = -1) for non-finite logits. */
+RECUR_API recur_status recur_sampler_next(recur_sampler *s, const recur_real *logits, int32_t *token);
 RECUR_API const char *recur_sampler_errmsg(const recur_sampler *s);
 
 /* Language-model helpers over a model with an embedding and a decoder. */

@@ -140,11 +140,12 @@ static recur_status save(recur_trainer *t, const char *path, int with_train)
             return recur_seterr(t->errmsg, RECUR_ERR_NOMEM, "%s: out of memory", path);
         meta[n++] = (recur_meta_entry){"recur.trainer", trainer_text};
     }
+    recur_error err;
     st = recur_checkpoint_save(t->m, with_train ? t->opt : NULL, with_train ? &t->ts : NULL, path,
-                               t->task.extra_config, meta, n);
+                               t->task.extra_config, meta, n, &err);
     free(trainer_text);
     if (st != RECUR_OK)
-        return recur_seterr(t->errmsg, st, "%s", recur_model_errmsg(t->m));
+        return recur_seterr(t->errmsg, st, "%s", err.msg);
     return RECUR_OK;
 }
 
