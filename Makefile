@@ -3,6 +3,14 @@
 # everything with AddressSanitizer + UBSan into build-san/.
 CC      ?= cc
 PKGS    := openblas jansson
+# Data-parallel training over MPI (docs/parallel.md): Open MPI when found
+# (Debian's libopenmpi-dev), or MPI=1 / MPI=0.  Without it, or started
+# without mpirun, training runs as one process.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+PKGS    += ompi-c
+MPI_DEF := -DRECUR_MPI
+endif
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -11,7 +19,7 @@ BUILD   ?= build
 OPT     := -O2 -g
 endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC -MMD -MP \
-           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
+           -Iinclude -Isrc $(MPI_DEF) $(shell pkg-config --cflags $(PKGS))
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
@@ -41,6 +49,13 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED := $(BUILD)/librecur.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/librecur.so
 all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+
+# parallel.c alone differs with MPI: rebuilt when MPI changes
+$(BUILD)/mpi-$(MPI).flag:
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/mpi-*.flag
+	@touch $@
+$(BUILD)/obj/train/parallel.o $(BUILD)/obj64/train/parallel.o: $(BUILD)/mpi-$(MPI).flag
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -84,9 +99,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 # library the way other projects do; not under SAN=1, whose library needs
 # the sanitizers' runtime loaded first.
 SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
+# With MPI (and mpirun), the data-parallel checks on 2 ranks; not under
+# SAN=1, whose leak checker reports Open MPI's own allocations.
+MPI_CHECKS := $(if $(filter 1,$(SAN)),,$(if $(filter 1,$(MPI)),$(sort $(wildcard tests/mpi/*.sh))))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
+	 for s in $(MPI_CHECKS); do echo "== $$s"; bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
