@@ -395,7 +395,9 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     tc.n_inputs = train->is_file ? (test ? 3 : 2) : 0;
     train_signals_install();
     if (recur_trainer_create(&tr, m, &tk, &tc, &err) != RECUR_OK) {
-        fail("%s", err.msg);
+        /* every rank has the failure (the first failing rank's message): rank 0 says it */
+        if (recur_parallel_rank() == 0)
+            fprintf(stderr, "%s: %s\n", CMD, err.msg);
         goto done;
     }
 

@@ -157,6 +157,11 @@ recur_status par_agree(recur_status st, char *errmsg)
     if (rc != MPI_SUCCESS)
         return mpi_fail(rc, "broadcast", errmsg);
     w.msg[sizeof w.msg - 1] = '\0';
+    /* a failure on every rank (a bad setting) needs no rank named */
+    int failed = st != RECUR_OK && !strstr(errmsg, RECUR_PARALLEL_PEER_FAILED);
+    rc = MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS && failed == g_size)
+        return recur_seterr(errmsg, (recur_status)w.st, "%s", w.msg);
     char text[RECUR_ERRMSG_LEN];
     snprintf(text, sizeof text, "%s", w.msg);
     return recur_seterr(errmsg, (recur_status)w.st, "rank %d: %s", first, text);

@@ -33,7 +33,7 @@ recur_status par_same_u64(uint64_t x, int *same, char *msg);
 
 /* Every rank's status: RECUR_OK when all are OK; otherwise the status of
  * the lowest failing rank, and on every rank errmsg becomes that rank's
- * message, prefixed "rank R: " when there are several ranks.  errmsg holds
+ * message, prefixed "rank R: " unless every rank failed.  errmsg holds
  * this rank's message on entry (RECUR_ERRMSG_LEN). */
 recur_status par_agree(recur_status st, char *errmsg);
 
