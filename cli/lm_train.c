@@ -329,6 +329,10 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     int32_t *train_ids = NULL, *valid_ids = NULL, *test_ids = NULL;
     size_t n_train = 0, n_valid = 0, n_test = 0, oov_valid = 0, oov_test = 0, oov_train = 0;
     recur_set_num_threads((int)o->train.threads);
+    if (recur_parallel_init(&err) != RECUR_OK) { /* MPI, when mpirun started this process */
+        fail("%s", err.msg);
+        goto done;
+    }
 
     /* Everything is checked and built before the run folder is touched. */
     if (o->train.resume) {

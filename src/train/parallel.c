@@ -23,7 +23,6 @@
 #endif
 
 static int g_state;  /* 0: not yet, 1: ready, -1: failed */
-static int g_mpi;    /* MPI_Init was called (and MPI_Finalize not yet) */
 static int g_rank, g_size = 1;
 static char g_error[RECUR_ERRMSG_LEN];
 
@@ -41,6 +40,8 @@ static int launched_size(void)
 }
 
 #ifdef RECUR_MPI
+
+static int g_mpi; /* MPI_Init was called (and MPI_Finalize not yet) */
 
 #define REAL_MPI (sizeof(recur_real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT)
 /* Elements per call: MPI counts are int. */
