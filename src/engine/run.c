@@ -248,7 +248,7 @@ const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
 static void dropout_forward(recur_run *r, recur_real *mask, recur_real *dst, const recur_real *src, size_t W,
                             float p)
 {
-    uint64_t key = rng_next(&r->m->rng);
+    uint64_t key = rng_next(r->m->rng);
     size_t B = (size_t)r->B, total = r->share_total > 0 ? (size_t)r->share_total : B;
     size_t first = r->share_total > 0 ? (size_t)r->share_first : 0;
     dropout_draw_share(key, p, mask, dst, src, (size_t)r->T, B * W, total * W, first * W);
