@@ -296,6 +296,13 @@ RECUR_API const char *recur_run_errmsg(const recur_run *r);
  * Needs a model with an embedding. */
 RECUR_API recur_status recur_run_cache_input_projection(recur_run *r, int on);
 
+/* Data parallelism: the run's batches are streams [first, first + B) of a
+ * global batch of `total` streams that several processes share (total 0:
+ * the batch is the whole batch, the default).  Dropout then draws each
+ * stream's mask as a run over the global batch would, so N processes that
+ * each run their share draw together exactly what one process draws. */
+RECUR_API recur_status recur_run_set_batch_share(recur_run *r, int first, int total);
+
 typedef struct recur_batch {
     int T, B;
     const int32_t *tokens;      /* (T, B) ids, models with an embedding */
