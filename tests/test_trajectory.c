@@ -67,6 +67,8 @@ static void run_trajectory(void **state)
         kind = RECUR_OPTIM_SGD;
     else if (!strcmp(opt_s, "adam"))
         kind = RECUR_OPTIM_ADAM;
+    else if (!strcmp(opt_s, "adamw"))
+        kind = RECUR_OPTIM_ADAMW;
     else
         fail_msg("%s: unknown optimizer %s", name, opt_s);
 
@@ -121,7 +123,7 @@ static void run_trajectory(void **state)
     oc.kind = kind;
     oc.momentum = momentum;
     oc.weight_decay = wd;
-    if (kind == RECUR_OPTIM_ADAM) {
+    if (kind == RECUR_OPTIM_ADAM || kind == RECUR_OPTIM_ADAMW) {
         oc.beta1 = beta1;
         oc.beta2 = beta2;
         oc.eps = eps;
@@ -253,6 +255,8 @@ int main(void)
         CASE("traj_sgd"),
         CASE("traj_sgd_momentum"),
         CASE("traj_adam"),
+        CASE("traj_adam_wd"),
+        CASE("traj_adamw"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
