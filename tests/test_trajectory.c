@@ -5,7 +5,7 @@
  * tests/ref/make_refs.py): the same initial weights, the same Zaremba batches
  * of one token stream, the hidden state carried from step to step, the
  * design's global-norm clipping, then SGD (plain; with momentum and weight
- * decay) or Adam.  Each step's loss and pre-clip gradient norm must agree to
+ * decay), Adam (with and without weight decay) or AdamW.  Each step's loss and pre-clip gradient norm must agree to
  * 1e-4 relative and its clipping decision exactly; the final parameters to
  * 1e-3 (ref_util.h's metric).  The double build (test_trajectory_f64.c)
  * holds them to 1e-9 / 1e-8.  The float build's own rounding drifts by
