@@ -322,7 +322,7 @@ static int write_svg(const char *path, gf_model *gs, int ng, int D, const char *
         x[l - 1] = l;
     int ns = 0, nl = 0;
     for (int k = 0; k < layers; k++) {
-        snprintf(titles[k], sizeof titles[k], layers > 1 ? "layer %d" : "gradient reaching back", k);
+        snprintf(titles[k], sizeof titles[k], "layer %d", k);
         panels[k] = (chart_panel){.title = titles[k], .xlabel = "distance l (steps back from t)",
                                   .ylabel = "||dJ(t)/dh(t-l)|| (log scale)", .logy = 1,
                                   .series = series + ns};
@@ -359,8 +359,7 @@ static int write_svg(const char *path, gf_model *gs, int ng, int D, const char *
     }
     char title[512];
     const char *base = strrchr(text_name, '/');
-    snprintf(title, sizeof title, "gradient of the loss at t w.r.t. the state at t-l: mean, band 10-90%% over %d stretches of %s",
-             N, base ? base + 1 : text_name);
+    snprintf(title, sizeof title, "||dJ(t)/dh(t-l)|| on %.200s: mean, 10-90%% band, %d stretches", base ? base + 1 : text_name, N);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

@@ -6,8 +6,8 @@
 #include "svg_chart.h"
 
 /* Panel geometry in SVG user units (pixels). */
-enum { PANEL_W = 440, PANEL_H = 300, M_LEFT = 74, M_RIGHT = 16, M_TOP = 28, M_BOTTOM = 46 };
-enum { TITLE_H = 34, LEGEND_ROW = 20, LEGEND_ITEM_W = 220 };
+enum { PANEL_W = 520, PANEL_H = 320, M_LEFT = 74, M_RIGHT = 16, M_TOP = 28, M_BOTTOM = 46 };
+enum { TITLE_H = 34, LEGEND_ROW = 20, LEGEND_CHAR_W = 7 };
 
 static const char *const PALETTE[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -123,6 +123,8 @@ static void data_range(const chart_panel *p, int log_x, int log_y, double *x0, d
     *x1 = *y1 = -INFINITY;
     for (int s = 0; s < p->n_series; s++) {
         const chart_series *c = &p->series[s];
+        if (c->dashed && p->n_series > 1)
+            continue; /* a bound or reference: drawn, clipped to what the data need */
         for (int i = 0; i < c->n; i++) {
             if (!usable(c->x[i], log_x) || !usable(c->y[i], log_y))
                 continue;
@@ -251,7 +253,15 @@ int chart_write_svg(FILE *f, const char *title, const chart_panel *panels, int n
         cols = n_panels;
     int rows = (n_panels + cols - 1) / cols;
     int width = cols * PANEL_W;
-    int per_row = width / LEGEND_ITEM_W > 0 ? width / LEGEND_ITEM_W : 1;
+    /* legend columns as wide as the longest entry needs */
+    int item_w = 120;
+    for (int i = 0; i < n_legend; i++) {
+        int w = 44 + LEGEND_CHAR_W * (int)strlen(legend[i].name ? legend[i].name : "");
+        item_w = w > item_w ? w : item_w;
+    }
+    if (item_w > width - 20)
+        item_w = width - 20;
+    int per_row = (width - 20) / item_w > 0 ? (width - 20) / item_w : 1;
     int legend_rows = (n_legend + per_row - 1) / per_row;
     int top = title ? TITLE_H : 8;
     int height = top + rows * PANEL_H + legend_rows * LEGEND_ROW + 12;
@@ -270,7 +280,7 @@ int chart_write_svg(FILE *f, const char *title, const chart_panel *panels, int n
         draw_panel(f, &panels[i], (i % cols) * PANEL_W, top + (i / cols) * PANEL_H);
     fputs("<g class=\"legend\">\n", f);
     for (int i = 0; i < n_legend; i++) {
-        double x = 20 + (i % per_row) * LEGEND_ITEM_W;
+        double x = 20 + (i % per_row) * item_w;
         double y = top + rows * PANEL_H + (i / per_row) * LEGEND_ROW + 10;
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>"
                    "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\">",
