@@ -6,7 +6,8 @@
 # its page is checked in) only when it is missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config libopenblas-dev libjansson-dev libcmocka-dev
-      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc "$@")
+      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc
+      libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
