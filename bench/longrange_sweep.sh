@@ -9,7 +9,8 @@
 # SGD without clipping (diverges) and the same run with clipping at 1.
 #
 # usage: bench/longrange_sweep.sh [--quick]  (--quick: delays 10 20, 300 steps;
-#        DELAYS="10 20 50 100 200", STEPS=2000, HIDDEN=32, RECUR, OUT)
+#        DELAYS="10 20 50 100 200", STEPS=2000, HIDDEN=32, RECUR, OUT;
+#        REPORT_ONLY=1: no runs, the table and figures from OUT/results.txt)
 # Writes OUT/table.md, OUT/sweep.svg (mse against delay), OUT/exploding.svg
 # (training curves of the two exploding-side runs) and every run's folder.
 source "$(dirname "$0")/lm_lib.sh"
@@ -20,7 +21,8 @@ if [ $quick = 1 ]; then delays=${DELAYS:-10 20}; steps=${STEPS:-300}; fi
 epoch_steps=100
 epochs=$(( (steps + epoch_steps - 1) / epoch_steps ))
 results=$out/results.txt
-: > "$results"
+report_only=${REPORT_ONLY:-0}
+[ "$report_only" = 1 ] || : > "$results"
 
 run() { # NAME ARGS...: one run; its result line goes to results.txt
     local name=$1; shift
@@ -33,6 +35,7 @@ run() { # NAME ARGS...: one run; its result line goes to results.txt
 }
 
 for clip in 1 0; do
+    [ "$report_only" = 1 ] && break
     for cell in rnn-tanh gru lstm; do
         for d in $delays; do
             line=$(run "$cell-clip$clip-d$d" --cell "$cell" --hidden "$hidden" --delay "$d" \
@@ -44,6 +47,7 @@ for clip in 1 0; do
 done
 # the exploding side: tanh RNN, W_hh ~ U(+-0.3) (spectral radius ~1.4 at 64 units), SGD lr 0.5
 for clip in 0 1; do
+    [ "$report_only" = 1 ] && break
     run "explode-clip$clip" --cell rnn-tanh --hidden 64 --init-scale 0.3 --delay 50 --optim sgd \
         --lr 0.5 --clip $clip --epochs 3 --log-every 1 >&2
 done
@@ -81,7 +85,7 @@ for cell in ["rnn-tanh", "gru", "lstm"]:
             mse = float(kv['best'])
             pts.append((d, mse))
             ok = kv['solved'] == '1'
-            cells.append(f"{mse:.4f}{' solved' if ok else ''}")
+            cells.append(f"{mse:.2g}{' solved' if ok else ''}")
             if ok:
                 longest = str(d)
         lines.append(f"| {cell} | {'1' if clip == '1' else 'none'} | " + " | ".join(cells) + f" | {longest} |")
@@ -90,7 +94,7 @@ lines.append("")
 for clip in ["0", "1"]:
     kv = explode.get(clip)
     if kv:
-        state = "diverged" if kv['diverged'] == '1' else f"finite, best mse {float(kv['best']):.4f}"
+        state = "diverged" if kv['diverged'] == '1' else f"finite, best mse {float(kv['best']):.3g}"
         lines.append(f"exploding side, tanh RNN 64 units, W_hh ~ U(+-0.3), SGD lr 0.5, delay 50, clip {'none' if clip == '0' else '1'}: {state} after {kv['steps']} steps")
 text = "\n".join(lines) + "\n"
 open(f"{out}/table.md", "w").write(text)

@@ -347,7 +347,7 @@ static int write_svg(const char *path, gf_model *gs, int ng, int D, const char *
                 snprintf(bound_names[m], sizeof bound_names[m], "%.100s: bound mean(1) sigma^(l-1), sigma %.3f",
                          g->label, g->sigma[k]);
                 series[ns++] = (chart_series){.name = bound_names[m], .x = x, .y = bd, .n = D, .color = m,
-                                              .dashed = 1};
+                                              .dashed = 1, .reference = 1};
                 panels[k].n_series++;
             }
         }

@@ -283,8 +283,18 @@ int cli_plot(int argc, char **argv)
                                       .markers = (dashed_)};                                 \
         panels[np].n_series++;                                                               \
     } while (0)
-    snprintf(ylabels[np], sizeof ylabels[0], "loss (nats per %s)", unit);
-    PANEL("loss: training (solid), validation (dashed)", ylabels[np], 0);
+    /* the loss on a log scale when it spans decades (a diverging run) */
+    double lmin = INFINITY, lmax = 0;
+    for (int i = 0; i < npos; i++)
+        for (int k = 0; k < runs[i].loss.n; k++)
+            if (isfinite(runs[i].loss.v[k]) && runs[i].loss.v[k] > 0) {
+                lmin = fmin(lmin, runs[i].loss.v[k]);
+                lmax = fmax(lmax, runs[i].loss.v[k]);
+            }
+    const int loss_log = lmax > 1000 * lmin;
+    snprintf(ylabels[np], sizeof ylabels[0], "loss (%sper %s%s)", any_nll ? "nats " : "", unit,
+             loss_log ? ", log scale" : "");
+    PANEL("loss: training (solid), validation (dashed)", ylabels[np], loss_log);
     for (int i = 0; i < npos; i++) {
         ADD(runs[i].lx, runs[i].loss, i, 0);
         ADD(runs[i].ex, runs[i].vloss, i, 1);

@@ -81,8 +81,10 @@ static void axis_make(axis *a, int log_axis, double mn, double mx)
                     a->minor[a->n_minor++] = k * pow(10, e);
         return;
     }
-    if (mx - mn < 1e-12 * (fabs(mn) + fabs(mx)) || mx == mn) {
-        double d = mn == 0 ? 1 : fabs(mn) * 0.1;
+    if (mn == 0 && mx == 0) {
+        mx = 1; /* all zero (no step clipped): 0 at the bottom */
+    } else if (mx - mn < 1e-12 * (fabs(mn) + fabs(mx)) || mx == mn) {
+        double d = fabs(mn) * 0.1;
         mn -= d;
         mx += d;
     }
@@ -123,8 +125,8 @@ static void data_range(const chart_panel *p, int log_x, int log_y, double *x0, d
     *x1 = *y1 = -INFINITY;
     for (int s = 0; s < p->n_series; s++) {
         const chart_series *c = &p->series[s];
-        if (c->dashed && p->n_series > 1)
-            continue; /* a bound or reference: drawn, clipped to what the data need */
+        if (c->reference)
+            continue; /* drawn, clipped to what the data need */
         for (int i = 0; i < c->n; i++) {
             if (!usable(c->x[i], log_x) || !usable(c->y[i], log_y))
                 continue;
@@ -253,6 +255,9 @@ int chart_write_svg(FILE *f, const char *title, const chart_panel *panels, int n
         cols = n_panels;
     int rows = (n_panels + cols - 1) / cols;
     int width = cols * PANEL_W;
+    /* room for the title (about 9 units a character at its size) */
+    if (title && 9 * (int)strlen(title) + 40 > width)
+        width = 9 * (int)strlen(title) + 40;
     /* legend columns as wide as the longest entry needs */
     int item_w = 120;
     for (int i = 0; i < n_legend; i++) {

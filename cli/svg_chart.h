@@ -18,6 +18,7 @@ typedef struct chart_series {
     int color;  /* index into the palette */
     int dashed; /* 1: a dashed line (a bound, a reference) */
     int markers; /* 1: a dot at every point */
+    int reference; /* 1: not counted in the axis range (a bound that may run off the chart) */
 } chart_series;
 
 typedef struct chart_panel {
