@@ -121,6 +121,15 @@ int cli_task(int argc, char **argv)
     lc.copy_symbols = (int)o.copy_symbols;
     lc.seed = (uint64_t)o.train.seed;
     json_t *opts = train_settings_json(tab);
+    /* what a resumed run may change (epochs, early stop, log interval) is not compared */
+    const char *key;
+    json_t *val;
+    void *iter_tmp;
+    json_object_foreach_safe(opts, iter_tmp, key, val) {
+        (void)val;
+        if (train_opts_resumable(key))
+            json_object_del(opts, key);
+    }
     char *settings = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(opts);
     recur_model *m = NULL;

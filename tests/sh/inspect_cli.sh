@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `recur plot` and `recur gradflow` end to end (run by `make check`): the
+# `recur plot`, `recur gradflow` and `recur task` end to end (run by `make check`): the
 # SVG files they write parse as XML (python3's xml.etree) and hold the
 # panels, axis labels, legend entries and one line per run and panel with a
 # point per metrics row; the CSV of gradflow has a row per model, layer,
 # state and distance with finite positive norms, the tanh RNN's bound rows,
 # and the fresh LSTM's cell-state rows.  Bad input: a malformed metrics row
 # is named by file and line and nothing is written; a bad model spec is
-# refused.
+# refused.  `recur task`: a run stopped inside an epoch and resumed ends with
+# the same model file as one run through, a resumed run with another delay
+# is refused, and a tanh RNN with a large W_hh under SGD diverges without
+# clipping (exit 3) and not with it.
 set -uo pipefail
 build=${1:-build}
 recur=$build/recur
@@ -100,4 +103,20 @@ EOF
 out=$("$recur" gradflow fresh:bogus "$tmp/text.txt" --out "$tmp/gf2" 2>&1) && fail "a bad model spec was accepted"
 grep -q "fresh:CELL" <<<"$out" || fail "gradflow: unexpected message: $out"
 [ ! -e "$tmp/gf2.csv" ] || fail "gradflow: a file was written despite the error"
-echo "inspect_cli: plot and gradflow write well-formed SVG and CSV"
+# ---- recur task ------------------------------------------------------------------
+# stopped inside an epoch and resumed: the same model as an uninterrupted run
+args=(--delay 6 --hidden 8 --epochs 3 --epoch-steps 5 --valid-size 10 --progress none --threads 1)
+"$recur" task adding "${args[@]}" --out "$tmp/ta" > /dev/null 2>&1 || fail "task adding failed"
+"$recur" task adding "${args[@]}" --out "$tmp/tb" --max-steps 7 > /dev/null 2>&1 || fail "task adding --max-steps failed"
+"$recur" task adding "${args[@]}" --out "$tmp/tb" --resume > /dev/null 2>&1 || fail "task adding --resume failed"
+cmp -s "$tmp/ta/best.safetensors" "$tmp/tb/best.safetensors" || fail "a resumed task run differs from an uninterrupted one"
+out=$("$recur" task adding "${args[@]}" --delay 7 --out "$tmp/tb" --resume 2>&1) && fail "a resumed run with another delay was accepted"
+grep -q "other settings" <<<"$out" || fail "task: unexpected message: $out"
+# the exploding side: SGD without clipping diverges (exit 3), with clipping it does not
+out=$("$recur" task adding --delay 50 --cell rnn-tanh --hidden 64 --init-scale 0.3 --optim sgd --lr 0.5 --clip 0 \
+      --epochs 1 --epoch-steps 40 --valid-size 10 --progress none --out "$tmp/tx" 2>/dev/null); rc=$?
+[ $rc -eq 3 ] && grep -q "diverged=1" <<<"$out" || fail "the unclipped run did not diverge (rc $rc): $out"
+out=$("$recur" task adding --delay 50 --cell rnn-tanh --hidden 64 --init-scale 0.3 --optim sgd --lr 0.5 --clip 1 \
+      --epochs 1 --epoch-steps 40 --valid-size 10 --progress none --out "$tmp/ty" 2>/dev/null) || fail "the clipped run failed"
+grep -q "diverged=0" <<<"$out" || fail "the clipped run diverged: $out"
+echo "inspect_cli: plot and gradflow write well-formed SVG and CSV; task runs resume exactly; clipping stops a divergence"
