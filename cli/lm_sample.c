@@ -184,8 +184,8 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
             goto done;
         }
     for (long long i = 0; i < g->length && !stopped; i++) {
-        int32_t id = recur_sampler_next(smp, recur_stepper_logits(stp));
-        if (id < 0) {
+        int32_t id;
+        if (recur_sampler_next(smp, recur_stepper_logits(stp), &id) != RECUR_OK) {
             fprintf(stderr, "recur lm sample: %s\n", recur_sampler_errmsg(smp));
             goto done;
         }
@@ -225,9 +225,10 @@ int lm_cmd_sample(int argc, char **argv)
         CLI_INT("seed", &seed, "S", "random seed, 0: from the clock", 0, 9.2e18),
         CLI_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
         CLI_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
         CLI_END,
     };
+    cli_find_opt(opts, "length")->default_text = "200 words, 1000 characters";
     const char *pos[2];
     int npos;
     int rc = cli_parse(cmd, "[OPTIONS] MODEL", opts, argc, argv, pos, 1, &npos);

@@ -12,6 +12,35 @@
  *    r,z,n for GRU), so checkpoints load into torch.nn.LSTM/GRU/RNN.
  *  - recur_real is float; a build with -DRECUR_DOUBLE makes it double (the
  *    test suite uses that build for finite-difference gradient checks).
+ *
+ * Lifetimes
+ *  - Runs, steppers and optimisers keep a pointer to the model they were
+ *    made for, and a sub-model belongs to its composite: free them before
+ *    the model.  A trainer keeps its model and task; an LM task its model,
+ *    vocabulary and id arrays; a model file owns its model and vocabulary.
+ *  - Pointers a handle returns (recur_run_outputs, _logits, _hn, _cn, _d_*;
+ *    recur_stepper_logits, _outputs, _h, _c) stay valid until the next
+ *    forward, backward, feed or reset on that handle, or its free.  Message
+ *    strings (*_errmsg) until the next call on that handle.
+ *  - The model's random generator advances in recur_model_create and the
+ *    init calls, recur_model_uniform, and recur_forward with training = 1 and
+ *    a dropout above 0 (its masks); nothing else draws from it.  Samplers
+ *    have their own.
+ *
+ * Threads
+ *  - There is no global state but the thread pool (recur_set_num_threads)
+ *    and OpenBLAS's thread count, so different handles may be used on
+ *    different threads at once; one handle must not be used by two threads
+ *    at the same time.
+ *  - Several runs or steppers may read one model at once from several
+ *    threads (recur_forward with training = 0, recur_stepper_feed): they
+ *    only read its weights (tests/test_concurrency.c checks the results
+ *    under ThreadSanitizer).  Calls that write a model (recur_backward into
+ *    its gradients, recur_forward with training = 1 when it draws dropout
+ *    masks, optimiser steps, clipping, zero_grad, init, seed, loading)
+ *    need it to themselves.
+ *  - A call made while the pool is busy with another application thread's
+ *    call runs on its calling thread alone: the same results, more slowly.
  */
 #ifndef RECUR_H
 #define RECUR_H
@@ -112,6 +141,8 @@ typedef struct recur_error {
  * the time loop.  A program that wants OpenBLAS threaded for its own
  * products calls openblas_set_num_threads after recur's calls; recur stays
  * correct, but its products made while the count is above 1 are slower. */
+/* The most threads the pool runs (larger counts are refused by the CLI). */
+#define RECUR_MAX_THREADS 64
 RECUR_API void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
@@ -131,6 +162,9 @@ typedef enum recur_gru_form {
     RECUR_GRU_RESET_AFTER = 0,
     RECUR_GRU_RESET_BEFORE
 } recur_gru_form;
+
+/* The deepest stack a model may have. */
+#define RECUR_MAX_LAYERS 64
 
 typedef struct recur_stack_config {
     recur_cell cell;
@@ -206,6 +240,41 @@ RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 RECUR_API double recur_model_uniform(recur_model *m);
 
 /* ------------------------------------------------------------------------ */
+/* Composite models: a task's further tensors in the same buffer             */
+
+/* A tagger, classifier or encoder-decoder needs more than one recurrent
+ * stack: a CRF's transitions, an output or attention layer, a character
+ * RNN, an encoder.  A composite model keeps them all in the one parameter
+ * and gradient buffer, so clipping, optimisers, checkpoints and the trainer
+ * treat them as one model.  A part is either
+ *  - a tensor the task computes with itself (ndim 1..4, named as PyTorch
+ *    would name the module's parameter: "crf.transitions", "out.weight"), or
+ *  - a whole model (model != NULL), whose tensors are named
+ *    "<name>.<its name>" ("char_rnn.rnn.weight_ih_l0"): a PyTorch module
+ *    holding it as a submodule loads the file with the same names.
+ * The first model (cfg) keeps its unprefixed names.  Sub-models share the
+ * composite's random generator (dropout), so a resumed run draws the same
+ * masks. */
+#define RECUR_MAX_PARTS 32
+
+typedef struct recur_part {
+    const char *name;                /* a tensor's full name, or a sub-model's prefix */
+    const recur_model_config *model; /* non-NULL: a sub-model */
+    int ndim;                        /* a tensor: 1..4 */
+    int64_t shape[4];
+    double init; /* a tensor's initialisation: U(-init, init); 0: zeros */
+} recur_part;
+
+RECUR_API recur_status recur_model_create_composite(recur_model **out, const recur_model_config *cfg,
+                                                    const recur_part *parts, int n_parts, uint64_t seed,
+                                                    recur_error *err);
+/* A sub-model: a recur_model that reads and writes the composite's buffers
+ * (runs, steppers, recur_model_find_tensor with its own names).  Owned by
+ * the composite; NULL when there is no sub-model of that name. */
+RECUR_API recur_model *recur_model_submodel(recur_model *m, const char *name);
+RECUR_API int recur_model_num_parts(const recur_model *m);
+
+/* ------------------------------------------------------------------------ */
 /* Running: forward and backward through time                               */
 
 /* Per-run state: activations kept for backward, sized for max_T x max_B.  A
@@ -226,6 +295,13 @@ RECUR_API const char *recur_run_errmsg(const recur_run *r);
  * while it is on: call it again after a change, or with on = 0 to free it.
  * Needs a model with an embedding. */
 RECUR_API recur_status recur_run_cache_input_projection(recur_run *r, int on);
+
+/* Data parallelism: the run's batches are streams [first, first + B) of a
+ * global batch of `total` streams that several processes share (total 0:
+ * the batch is the whole batch, the default).  Dropout then draws each
+ * stream's mask as a run over the global batch would, so N processes that
+ * each run their share draw together exactly what one process draws. */
+RECUR_API recur_status recur_run_set_batch_share(recur_run *r, int first, int total);
 
 typedef struct recur_batch {
     int T, B;
@@ -279,8 +355,9 @@ RECUR_API recur_status recur_stepper_create(recur_stepper **out, const recur_mod
 RECUR_API void recur_stepper_free(recur_stepper *s);
 RECUR_API const char *recur_stepper_errmsg(const recur_stepper *s);
 /* Sets the state: h0 (L, P or H) and c0 (L, H, LSTM only), laid out as
- * recur_batch's h0 and c0 with B = 1; NULL: zeros. */
-RECUR_API void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
+ * recur_batch's h0 and c0 with B = 1; NULL: zeros.  A non-finite value is
+ * RECUR_ERR_NONFINITE (message on s) and leaves the state as it was. */
+RECUR_API recur_status recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
 /* Feeds one token id and moves the state on; an id outside the vocabulary
  * is RECUR_ERR_ARG and changes nothing. */
 RECUR_API recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
@@ -336,7 +413,7 @@ RECUR_API int64_t recur_optim_steps(const recur_optim *o);
 typedef enum recur_sched_kind {
     RECUR_SCHED_CONSTANT = 0,
     RECUR_SCHED_DECAY_AFTER, /* lr0 * decay^max(0, epoch - start) (Zaremba et al. 2014) */
-    RECUR_SCHED_PLATEAU      /* lr *= decay when validation loss fails to improve by threshold for patience epochs */
+    RECUR_SCHED_PLATEAU      /* lr *= decay after more than patience epochs without an improvement by threshold (ReduceLROnPlateau) */
 } recur_sched_kind;
 
 typedef struct recur_schedule {
@@ -377,11 +454,12 @@ typedef struct recur_train_state {
  * the train state and the model's random state) atomically: a temporary file
  * in the same folder, fsync, rename.  recur.config in __metadata__ holds the
  * model configuration; extra_config (a JSON object text, may be NULL) is merged
- * into it; meta adds further entries. */
-RECUR_API recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
+ * into it; meta adds further entries.  What goes wrong is said in err (may
+ * be NULL): a bad argument, RECUR_ERR_NOMEM, RECUR_ERR_IO naming the file. */
+RECUR_API recur_status recur_checkpoint_save(const recur_model *m, const recur_optim *o,
                                    const recur_train_state *ts, const char *path,
                                    const char *extra_config, const recur_meta_entry *meta,
-                                   int n_meta);
+                                   int n_meta, recur_error *err);
 
 /* An opened, fully validated checkpoint. */
 typedef struct recur_checkpoint recur_checkpoint;
@@ -395,8 +473,10 @@ RECUR_API const char *recur_checkpoint_meta(const recur_checkpoint *c, const cha
 RECUR_API int recur_checkpoint_has_train_state(const recur_checkpoint *c);
 /* Creates a model from the file's configuration and weights. */
 RECUR_API recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out, recur_error *err);
-/* Restores optimiser moments and step, train state and random state into an
- * existing model and optimiser made with the same configuration. */
+/* Restores weights, optimiser moments and step, train state and random state
+ * into an existing model and optimiser.  RECUR_ERR_MISMATCH unless the model
+ * has the file's configuration (every field, and a composite's parts) and
+ * the optimiser is this model's, of the file's kind and momentum. */
 RECUR_API recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, recur_optim *o,
                                          recur_train_state *ts, recur_error *err);
 
@@ -445,9 +525,10 @@ RECUR_API recur_status recur_vocab_create(recur_vocab **out, recur_lm_level leve
 RECUR_API void recur_vocab_free(recur_vocab *v);
 RECUR_API recur_lm_level recur_vocab_level(const recur_vocab *v);
 RECUR_API int32_t recur_vocab_size(const recur_vocab *v);
-/* Adds tok[0..len) if new and adds n to its count.  Returns its id, or -1 when
- * memory runs out. */
-RECUR_API int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
+/* Adds tok[0..len) if new and adds n to its count; *id (may be NULL) gets
+ * its id.  RECUR_ERR_NOMEM (message on v) when memory runs out. */
+RECUR_API recur_status recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n, int32_t *id);
+RECUR_API const char *recur_vocab_errmsg(const recur_vocab *v);
 /* The id of tok[0..len), -1 when absent. */
 RECUR_API int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
 RECUR_API const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
@@ -524,8 +605,9 @@ typedef struct recur_sampler recur_sampler;
 RECUR_API recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
                                   double top_p, uint64_t seed, recur_error *err);
 RECUR_API void recur_sampler_free(recur_sampler *s);
-/* Draws an id from logits[V]; -1 (with a message) for non-finite logits. */
-RECUR_API int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
+/* Draws an id from logits[V] into *token.  RECUR_ERR_NONFINITE (with the
+ * message on s, *token = -1) for non-finite logits. */
+RECUR_API recur_status recur_sampler_next(recur_sampler *s, const recur_real *logits, int32_t *token);
 RECUR_API const char *recur_sampler_errmsg(const recur_sampler *s);
 
 /* Language-model helpers over a model with an embedding and a decoder. */

@@ -143,12 +143,15 @@ interpolate)
     got=$(awk '{ s += $1 } END { printf "%.6f", s }' ng.txt)
     close "$got" "$want" 1e-5 || fail "n-gram lines sum to $got, ngram eval $want"
     paste rnn.txt rnn1.txt | awk '{ if (($1 - $4) ^ 2 > 1e-12) exit 1 }' || fail "lambda 1 is not the RNN"
-    # the mixture lies between the two models' line probabilities... per token,
-    # so a line's mixed log-probability is at least min(rnn, ngram) + ln(0.3)
+    # log(0.3 e^a + 0.7 e^b) >= 0.3 a + 0.7 b for every token (concavity), so a
+    # line's mixture is at least 0.3 rnn + 0.7 ngram
     awk -F'[:,]' '{ for (i = 1; i < NF; i++) { if ($i == "\"logprob\"") l = $(i + 1); if ($i == "\"rnn_logprob\"") r = $(i + 1);
         if ($i == "\"ngram_logprob\"") g = $(i + 1) }
-        m = r < g ? r : g; if (l < m - 0.000001 && l < m) { bad = 1 } } END { exit bad }' mix.jsonl ||
-        fail "a mixture below both models: $(cat mix.jsonl)"
+        if (l < 0.3 * r + 0.7 * g - 1e-6 || l >= 0) bad = 1 } END { exit bad }' mix.jsonl ||
+        fail "a mixture below 0.3 rnn + 0.7 ngram: $(cat mix.jsonl)"
+    # and it is the RNN's own at lambda 1 and the n-gram's at 0 (JSON fields)
+    grep -q '"rnn_logprob":null' <("$recur" lm score word.safetensors text.txt --interpolate kn3.arpa --json --lambda 0) ||
+        fail "lambda 0 ran the RNN"
     expect_rc 2 "$recur" lm score char.safetensors text.txt --interpolate kn3.arpa 2> err.txt
     grep -q "needs a word model" err.txt || fail "$(cat err.txt)"
     ;;

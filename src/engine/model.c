@@ -76,47 +76,45 @@ recur_status recur_model_config_check(const recur_model_config *cfg, char *msg)
     return RECUR_OK;
 }
 
-static size_t add_tensor(recur_model *m, const char *name, int ndim, int64_t d0, int64_t d1)
+static size_t add_tensor_nd(recur_model *m, const char *name, int ndim, const int64_t *shape, int part)
 {
     tensor_entry *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
-    t->shape[0] = d0;
-    t->shape[1] = ndim > 1 ? d1 : 0;
-    t->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
+    t->numel = 1;
+    for (int i = 0; i < 4; i++) {
+        t->shape[i] = i < ndim ? shape[i] : 0;
+        if (i < ndim)
+            t->numel *= (size_t)shape[i];
+    }
     t->offset = m->n_params;
+    t->part = part;
     m->n_params += t->numel;
     return t->offset;
 }
 
-recur_status recur_model_create(recur_model **out, const recur_model_config *cfg_in, uint64_t seed,
-                                recur_error *err)
+static size_t add_tensor(recur_model *m, const char *name, int ndim, int64_t d0, int64_t d1)
 {
-    *out = NULL;
-    char msg[RECUR_ERRMSG_LEN];
-    recur_model_config cfg = *cfg_in;
-    if (cfg.vocab_size > 0 && cfg.rnn.input_size == 0)
-        cfg.rnn.input_size = cfg.embed_size;
-    recur_status st = recur_model_config_check(&cfg, msg);
-    if (st)
-        return recur_error_set(err, st, "%s", msg);
-    int tensors_needed = 3 + cfg.rnn.num_layers * 2 * 5;
-    if (tensors_needed > RECUR_MAX_TENSORS)
-        return recur_error_set(err, RECUR_ERR_ARG, "config: too many layers");
+    int64_t shape[2] = {d0, d1};
+    return add_tensor_nd(m, name, ndim, shape, -1);
+}
 
-    recur_model *m = recur_alloc(1, sizeof *m);
-    if (!m)
-        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a model");
-    m->cfg = cfg;
-    const recur_stack_config *s = &cfg.rnn;
+static int tensors_needed(const recur_model_config *cfg) { return 3 + cfg->rnn.num_layers * 2 * 5; }
+
+/* Registers the tensors of [embedding] -> stack -> [decoder] in m's table
+ * (PyTorch's state_dict order); no buffer yet. */
+static void build_tables(recur_model *m, const recur_model_config *cfg)
+{
+    m->cfg = *cfg;
+    const recur_stack_config *s = &m->cfg.rnn;
     m->gates = cell_gates(s->cell);
     m->state = s->proj_size > 0 ? s->proj_size : s->hidden_size;
     m->dirs = s->bidirectional ? 2 : 1;
     m->out_width = m->dirs * m->state;
     int H = s->hidden_size, G = m->gates * H;
 
-    if (cfg.vocab_size > 0)
-        m->emb_w = add_tensor(m, "embedding.weight", 2, cfg.vocab_size, cfg.embed_size);
+    if (cfg->vocab_size > 0)
+        m->emb_w = add_tensor(m, "embedding.weight", 2, cfg->vocab_size, cfg->embed_size);
     char name[RECUR_MAX_NAME];
     for (int l = 0; l < s->num_layers; l++) {
         int in = l == 0 ? s->input_size : m->out_width;
@@ -138,17 +136,141 @@ recur_status recur_model_create(recur_model **out, const recur_model_config *cfg
             }
         }
     }
-    if (cfg.output_size > 0) {
-        if (cfg.tied) {
+    if (cfg->output_size > 0) {
+        if (cfg->tied) {
             tensor_entry *t = &m->tensors[m->n_tensors++];
             *t = m->tensors[0];
             snprintf(t->name, sizeof t->name, "decoder.weight");
             t->alias = 1;
             m->dec_w = m->emb_w;
         } else {
-            m->dec_w = add_tensor(m, "decoder.weight", 2, cfg.output_size, m->out_width);
+            m->dec_w = add_tensor(m, "decoder.weight", 2, cfg->output_size, m->out_width);
         }
-        m->dec_b = add_tensor(m, "decoder.bias", 1, cfg.output_size, 0);
+        m->dec_b = add_tensor(m, "decoder.bias", 1, cfg->output_size, 0);
+    }
+}
+
+/* A model configuration made ready: layer 0 reads the embedding. */
+static recur_status prepare_config(recur_model_config *cfg, char *msg)
+{
+    if (cfg->vocab_size > 0 && cfg->rnn.input_size == 0)
+        cfg->rnn.input_size = cfg->embed_size;
+    recur_status st = recur_model_config_check(cfg, msg);
+    if (!st && tensors_needed(cfg) > RECUR_MAX_TENSORS)
+        st = recur_seterr(msg, RECUR_ERR_ARG, "config: too many layers");
+    return st;
+}
+
+static int name_taken(const recur_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name))
+            return 1;
+    return 0;
+}
+
+/* Checks part i and registers its tensors in m's table (and a sub-model's
+ * own table in its view). */
+static recur_status add_part(recur_model *m, model_part *p, int index, char *msg)
+{
+    size_t len = strlen(p->name);
+    if (len == 0 || len >= RECUR_MAX_NAME - 1)
+        return recur_seterr(msg, RECUR_ERR_ARG, "part %d: name must have 1..%d characters", index, RECUR_MAX_NAME - 2);
+    if (!p->is_model) {
+        if (p->ndim < 1 || p->ndim > 4)
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': %d dimensions, expected 1..4", p->name, p->ndim);
+        double numel = 1;
+        for (int i = 0; i < p->ndim; i++) {
+            if (p->shape[i] < 1 || p->shape[i] > MAX_DIM)
+                return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': dimension %d is %lld, expected 1..%d", p->name, i,
+                                    (long long)p->shape[i], MAX_DIM);
+            numel *= (double)p->shape[i];
+        }
+        if (numel > (double)MAX_DIM * 64)
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': %.0f values, more than %d", p->name, numel, MAX_DIM * 64);
+        if (!(p->init >= 0) || !isfinite(p->init))
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': init scale must be finite and >= 0", p->name);
+        if (name_taken(m, p->name))
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': the model already has a tensor of that name", p->name);
+        if (m->n_tensors >= RECUR_MAX_TENSORS)
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': more than %d tensors in all", p->name, RECUR_MAX_TENSORS);
+        p->offset = add_tensor_nd(m, p->name, p->ndim, p->shape, index);
+        p->numel = m->tensors[m->n_tensors - 1].numel;
+        return RECUR_OK;
+    }
+    char inner[RECUR_ERRMSG_LEN];
+    if (prepare_config(&p->cfg, inner))
+        return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': %s", p->name, inner);
+    recur_model *v = recur_alloc(1, sizeof *v);
+    if (v && !(v->errmsg = recur_alloc(RECUR_ERRMSG_LEN, 1))) {
+        recur_free(v);
+        v = NULL;
+    }
+    if (!v)
+        return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory for part '%s'", p->name);
+    build_tables(v, &p->cfg);
+    v->is_view = 1;
+    v->rng = m->rng;
+    p->view = v;
+    if (m->n_tensors + v->n_tensors > RECUR_MAX_TENSORS)
+        return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': more than %d tensors in all", p->name, RECUR_MAX_TENSORS);
+    p->offset = m->n_params;
+    p->numel = v->n_params;
+    for (int i = 0; i < v->n_tensors; i++) {
+        tensor_entry t = v->tensors[i];
+        char full[2 * RECUR_MAX_NAME + 2];
+        snprintf(full, sizeof full, "%s.%s", p->name, t.name);
+        if (strlen(full) >= RECUR_MAX_NAME)
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': tensor name '%s' is longer than %d characters", p->name,
+                                full, RECUR_MAX_NAME - 1);
+        if (name_taken(m, full))
+            return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': the model already has a tensor named '%s'", p->name, full);
+        memcpy(t.name, full, strlen(full) + 1); /* fits: checked above */
+        t.offset += p->offset;
+        t.part = index;
+        m->tensors[m->n_tensors++] = t;
+    }
+    m->n_params += v->n_params;
+    return RECUR_OK;
+}
+
+recur_status model_create_parts(recur_model **out, const recur_model_config *cfg_in, const model_part *parts,
+                                int n_parts, uint64_t seed, recur_error *err)
+{
+    *out = NULL;
+    char msg[RECUR_ERRMSG_LEN];
+    recur_model_config cfg = *cfg_in;
+    recur_status st = prepare_config(&cfg, msg);
+    if (st)
+        return recur_error_set(err, st, "%s", msg);
+    if (n_parts < 0 || n_parts > RECUR_MAX_PARTS)
+        return recur_error_set(err, RECUR_ERR_ARG, "a model has 0..%d parts, not %d", RECUR_MAX_PARTS, n_parts);
+
+    recur_model *m = recur_alloc(1, sizeof *m);
+    if (m && !(m->errmsg = recur_alloc(RECUR_ERRMSG_LEN, 1))) {
+        recur_free(m);
+        m = NULL;
+    }
+    if (!m)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a model");
+    m->rng = &m->rng_own;
+    build_tables(m, &cfg);
+    if (n_parts > 0) {
+        m->parts = recur_alloc((size_t)n_parts, sizeof *m->parts);
+        if (!m->parts) {
+            recur_model_free(m);
+            return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a model");
+        }
+    }
+    for (int i = 0; i < n_parts; i++) {
+        m->parts[i] = parts[i];
+        m->parts[i].view = NULL;
+        m->n_parts = i + 1;
+        st = add_part(m, &m->parts[i], i, msg);
+        if (st) {
+            recur_model_free(m);
+            return recur_error_set(err, st, "%s", msg);
+        }
     }
     m->params = recur_alloc(m->n_params, sizeof(recur_real));
     m->grads = recur_alloc(m->n_params, sizeof(recur_real));
@@ -156,20 +278,71 @@ recur_status recur_model_create(recur_model **out, const recur_model_config *cfg
         recur_model_free(m);
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory for %zu parameters", m->n_params);
     }
-    rng_seed(&m->rng, seed);
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->parts[i].view) {
+            m->parts[i].view->params = m->params + m->parts[i].offset;
+            m->parts[i].view->grads = m->grads + m->parts[i].offset;
+        }
+    rng_seed(m->rng, seed);
     recur_model_init_default(m);
     *out = m;
     return RECUR_OK;
 }
 
+recur_status recur_model_create(recur_model **out, const recur_model_config *cfg, uint64_t seed, recur_error *err)
+{
+    return model_create_parts(out, cfg, NULL, 0, seed, err);
+}
+
+recur_status recur_model_create_composite(recur_model **out, const recur_model_config *cfg, const recur_part *parts,
+                                          int n_parts, uint64_t seed, recur_error *err)
+{
+    *out = NULL;
+    if (n_parts < 0 || n_parts > RECUR_MAX_PARTS || (n_parts > 0 && !parts))
+        return recur_error_set(err, RECUR_ERR_ARG, "a model has 0..%d parts, not %d", RECUR_MAX_PARTS, n_parts);
+    model_part spec[RECUR_MAX_PARTS];
+    for (int i = 0; i < n_parts; i++) {
+        model_part *p = &spec[i];
+        memset(p, 0, sizeof *p);
+        if (!parts[i].name || strlen(parts[i].name) >= RECUR_MAX_NAME - 1)
+            return recur_error_set(err, RECUR_ERR_ARG, "part %d: name must have 1..%d characters", i, RECUR_MAX_NAME - 2);
+        snprintf(p->name, sizeof p->name, "%s", parts[i].name);
+        p->is_model = parts[i].model != NULL;
+        if (p->is_model)
+            p->cfg = *parts[i].model;
+        p->ndim = parts[i].ndim;
+        for (int k = 0; k < 4; k++)
+            p->shape[k] = k < parts[i].ndim ? parts[i].shape[k] : 0;
+        p->init = parts[i].init;
+    }
+    return model_create_parts(out, cfg, spec, n_parts, seed, err);
+}
+
 void recur_model_free(recur_model *m)
 {
-    if (!m)
+    if (!m || m->is_view)
         return;
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->parts[i].view) {
+            recur_free(m->parts[i].view->errmsg);
+            recur_free(m->parts[i].view);
+        }
+    recur_free(m->parts);
     recur_free(m->params);
     recur_free(m->grads);
+    recur_free(m->errmsg);
     recur_free(m);
 }
+
+recur_model *recur_model_submodel(recur_model *m, const char *name)
+{
+    for (int i = 0; m && name && i < m->n_parts; i++)
+        if (m->parts[i].is_model && !strcmp(m->parts[i].name, name))
+            return m->parts[i].view;
+    return NULL;
+}
+
+int recur_model_num_parts(const recur_model *m) { return m->n_parts; }
 
 const char *recur_model_errmsg(const recur_model *m) { return m ? m->errmsg : "no model"; }
 const recur_model_config *recur_model_get_config(const recur_model *m) { return &m->cfg; }
@@ -212,7 +385,7 @@ static void fill_info(const recur_model *m, const tensor_entry *t, recur_tensor_
 recur_status recur_model_tensor(const recur_model *m, int index, recur_tensor_info *info)
 {
     if (index < 0 || index >= m->n_tensors)
-        return recur_seterr((char *)m->errmsg, RECUR_ERR_ARG, "tensor index %d out of range 0..%d", index,
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "tensor index %d out of range 0..%d", index,
                             m->n_tensors - 1);
     fill_info(m, &m->tensors[index], info);
     return RECUR_OK;
@@ -225,32 +398,40 @@ recur_status recur_model_find_tensor(const recur_model *m, const char *name, rec
             fill_info(m, &m->tensors[i], info);
             return RECUR_OK;
         }
-    return recur_seterr((char *)m->errmsg, RECUR_ERR_ARG, "no tensor named '%s' in this model", name);
+    return recur_seterr(m->errmsg, RECUR_ERR_ARG, "no tensor named '%s' in this model", name);
 }
 
-void recur_model_seed(recur_model *m, uint64_t seed) { rng_seed(&m->rng, seed); }
-double recur_model_uniform(recur_model *m) { return rng_uniform(&m->rng); }
+void recur_model_seed(recur_model *m, uint64_t seed) { rng_seed(m->rng, seed); }
+double recur_model_uniform(recur_model *m) { return rng_uniform(m->rng); }
 
 static void fill_uniform(recur_model *m, size_t off, size_t n, double scale)
 {
     for (size_t i = 0; i < n; i++)
-        m->params[off + i] = (recur_real)((2.0 * rng_uniform(&m->rng) - 1.0) * scale);
+        m->params[off + i] = (recur_real)((2.0 * rng_uniform(m->rng) - 1.0) * scale);
 }
 
 recur_status recur_model_init_default(recur_model *m)
 {
     for (int i = 0; i < m->n_tensors; i++) {
         const tensor_entry *t = &m->tensors[i];
-        if (t->alias)
+        if (t->alias || t->part >= 0)
             continue;
         if (!strcmp(t->name, "embedding.weight")) {
             for (size_t k = 0; k < t->numel; k++)
-                m->params[t->offset + k] = (recur_real)rng_normal(&m->rng);
+                m->params[t->offset + k] = (recur_real)rng_normal(m->rng);
         } else if (!strncmp(t->name, "decoder.", 8)) {
             fill_uniform(m, t->offset, t->numel, 1.0 / sqrt((double)m->out_width));
         } else {
             fill_uniform(m, t->offset, t->numel, 1.0 / sqrt((double)m->cfg.rnn.hidden_size));
         }
+    }
+    /* parts in their order, each by its own rule */
+    for (int i = 0; i < m->n_parts; i++) {
+        const model_part *p = &m->parts[i];
+        if (p->is_model)
+            recur_model_init_default(p->view);
+        else
+            fill_uniform(m, p->offset, p->numel, p->init);
     }
     return RECUR_OK;
 }

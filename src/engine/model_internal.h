@@ -19,7 +19,8 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
                 recur_real *C, int ldc);
 
 /* ---- the model ---- */
-#define RECUR_MAX_TENSORS 256
+/* every tensor of the deepest bidirectional projected stack, and parts */
+#define RECUR_MAX_TENSORS 1024
 #define RECUR_MAX_NAME 64
 
 typedef struct tensor_entry {
@@ -29,6 +30,7 @@ typedef struct tensor_entry {
     size_t offset;
     size_t numel;
     int alias; /* 1: a view of another entry's storage (tied decoder) */
+    int part;  /* -1: the first model's own; else the index of its composite part */
 } tensor_entry;
 
 /* Offsets of one layer-direction's tensors in the parameter buffer. */
@@ -37,11 +39,23 @@ typedef struct cell_params {
     int in;                               /* input width */
 } cell_params;
 
-#define RECUR_MAX_LAYERS 64
+
+/* One part of a composite model (recur_part, copied). */
+typedef struct model_part {
+    char name[RECUR_MAX_NAME];
+    int is_model;
+    recur_model_config cfg; /* is_model */
+    int ndim;
+    int64_t shape[4];
+    double init;
+    size_t offset, numel;   /* in the composite's buffer */
+    recur_model *view;      /* is_model: the sub-model over that range */
+} model_part;
 
 struct recur_model {
     recur_model_config cfg;
-    char errmsg[RECUR_ERRMSG_LEN];
+    char *errmsg;   /* RECUR_ERRMSG_LEN bytes of its own: calls on a const model (a
+                     * tensor lookup) report there without writing the struct */
     int gates;      /* 1, 3 or 4 */
     int state;      /* R: width of the recurrent state and output (P or H) */
     int dirs;       /* 1 or 2 */
@@ -53,10 +67,18 @@ struct recur_model {
     size_t n_params;
     recur_real *params;
     recur_real *grads;
-    recur_rng rng;
+    recur_rng *rng;        /* rng_own, or the composite's for a sub-model */
+    recur_rng rng_own;
+    model_part *parts;     /* a composite's parts (n_parts of them) */
+    int n_parts;
+    int is_view;           /* a sub-model: its buffers belong to the composite */
 };
 
 recur_status recur_model_config_check(const recur_model_config *cfg, char *msg);
+/* Creates a model with parts (n_parts may be 0); what recur_model_create
+ * and recur_model_create_composite do, and what checkpoints load. */
+recur_status model_create_parts(recur_model **out, const recur_model_config *cfg, const model_part *parts,
+                                int n_parts, uint64_t seed, recur_error *err);
 
 /* The log-sum-exp of each row of the last forward's logits, (T, B): with
  * recur_run_logits, ln p(v) = logits[v] - lse without a second pass over V

@@ -30,6 +30,8 @@
 struct recur_checkpoint {
     st_file file;
     recur_model_config cfg;
+    model_part parts[RECUR_MAX_PARTS]; /* a composite model's parts */
+    int n_parts;
     json_t *train; /* parsed recur.train, NULL for a plain model file */
     char path[256];
 };
@@ -48,6 +50,30 @@ static json_t *config_to_json(const recur_model_config *c)
                      "dropout", (double)c->rnn.dropout, "vocab_size", c->vocab_size,
                      "embed_size", c->embed_size, "output_size", c->output_size, "tied", c->tied,
                      "dropout_embed", (double)c->dropout_embed, "dropout_output", (double)c->dropout_output);
+}
+
+/* A composite's parts: [{"name", "shape", "init"} for a tensor, {"name",
+ * "model": {...}} for a sub-model], in order (new reference). */
+static json_t *parts_to_json(const model_part *parts, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) {
+        const model_part *p = &parts[i];
+        json_t *o;
+        if (p->is_model) {
+            o = json_pack("{s:s, s:o}", "name", p->name, "model", config_to_json(&p->cfg));
+        } else {
+            json_t *shape = json_array();
+            for (int k = 0; k < p->ndim; k++)
+                json_array_append_new(shape, json_integer(p->shape[k]));
+            o = json_pack("{s:s, s:o, s:f}", "name", p->name, "shape", shape, "init", p->init);
+        }
+        if (!o || json_array_append_new(a, o)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
 }
 
 static int get_int(json_t *o, const char *key, int *out, char *msg)
@@ -97,15 +123,9 @@ static int get_enum(json_t *o, const char *key, const char **names, int n, int *
     return 0;
 }
 
-static recur_status config_from_json(const char *text, recur_model_config *c, char *msg)
+/* One model configuration from its JSON object. */
+static recur_status config_from_object(json_t *o, recur_model_config *c, char *msg)
 {
-    json_error_t je;
-    json_t *o = json_loads(text, 0, &je);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return recur_seterr(msg, RECUR_ERR_FORMAT, "recur.config is not a JSON object (%s, column %d)",
-                            je.text, je.column);
-    }
     recur_model_config_default(c);
     int cell = 0, form = 0;
     int ok = get_enum(o, "cell", cell_names, 4, &cell, msg) && get_enum(o, "gru_form", gru_forms, 2, &form, msg) &&
@@ -116,7 +136,6 @@ static recur_status config_from_json(const char *text, recur_model_config *c, ch
              get_int(o, "embed_size", &c->embed_size, msg) && get_int(o, "output_size", &c->output_size, msg) &&
              get_bool(o, "tied", &c->tied, msg) && get_prob(o, "dropout_embed", &c->dropout_embed, msg) &&
              get_prob(o, "dropout_output", &c->dropout_output, msg);
-    json_decref(o);
     if (!ok)
         return RECUR_ERR_FORMAT;
     c->rnn.cell = (recur_cell)cell;
@@ -127,10 +146,77 @@ static recur_status config_from_json(const char *text, recur_model_config *c, ch
     return RECUR_OK;
 }
 
-/* The config JSON text with the application's keys merged in (malloc'd). */
-static char *config_text(const recur_model_config *c, const char *extra, char *msg)
+/* The "parts" array of a composite model (absent: none). */
+static recur_status parts_from_json(json_t *a, model_part *parts, int *n, char *msg)
 {
-    json_t *o = config_to_json(c);
+    *n = 0;
+    if (!a)
+        return RECUR_OK;
+    if (!json_is_array(a) || json_array_size(a) > RECUR_MAX_PARTS)
+        return recur_seterr(msg, RECUR_ERR_FORMAT, "recur.config: \"parts\" must be an array of at most %d parts",
+                            RECUR_MAX_PARTS);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *o = json_array_get(a, i);
+        model_part *p = &parts[i];
+        memset(p, 0, sizeof *p);
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (!json_is_object(o) || !name || !*name || strlen(name) >= RECUR_MAX_NAME - 1)
+            return recur_seterr(msg, RECUR_ERR_FORMAT, "recur.config: part %zu needs a \"name\" of 1..%d characters", i,
+                                RECUR_MAX_NAME - 2);
+        snprintf(p->name, sizeof p->name, "%s", name);
+        json_t *model = json_object_get(o, "model"), *shape = json_object_get(o, "shape");
+        if (model) {
+            char inner[RECUR_ERRMSG_LEN];
+            p->is_model = 1;
+            if (!json_is_object(model) || config_from_object(model, &p->cfg, inner))
+                return recur_seterr(msg, RECUR_ERR_FORMAT, "part '%s': %s", name,
+                                    json_is_object(model) ? inner : "\"model\" is not an object");
+        } else {
+            json_t *init = json_object_get(o, "init");
+            if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > 4 || !json_is_number(init))
+                return recur_seterr(msg, RECUR_ERR_FORMAT,
+                                    "recur.config: part '%s' needs a \"shape\" of 1..4 integers and an \"init\"", name);
+            p->ndim = (int)json_array_size(shape);
+            for (int k = 0; k < p->ndim; k++) {
+                json_t *d = json_array_get(shape, k);
+                if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > (1 << 24))
+                    return recur_seterr(msg, RECUR_ERR_FORMAT, "recur.config: part '%s': dimension %d must be in 1..%d",
+                                        name, k, 1 << 24);
+                p->shape[k] = json_integer_value(d);
+            }
+            p->init = json_number_value(init);
+        }
+        *n = (int)i + 1;
+    }
+    return RECUR_OK;
+}
+
+static recur_status config_from_json(const char *text, recur_model_config *c, model_part *parts, int *n_parts,
+                                     char *msg)
+{
+    json_error_t je;
+    json_t *o = json_loads(text, 0, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return recur_seterr(msg, RECUR_ERR_FORMAT, "recur.config is not a JSON object (%s, column %d)",
+                            je.text, je.column);
+    }
+    recur_status st = config_from_object(o, c, msg);
+    if (!st)
+        st = parts_from_json(json_object_get(o, "parts"), parts, n_parts, msg);
+    json_decref(o);
+    return st;
+}
+
+/* The config JSON text with the application's keys merged in (malloc'd). */
+static char *config_text(const recur_model *m, const char *extra, char *msg, recur_status *why)
+{
+    *why = RECUR_ERR_NOMEM;
+    json_t *o = config_to_json(&m->cfg);
+    if (o && m->n_parts > 0 && json_object_set_new(o, "parts", parts_to_json(m->parts, m->n_parts))) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o) {
         snprintf(msg, RECUR_ERRMSG_LEN, "out of memory writing recur.config");
         return NULL;
@@ -139,6 +225,7 @@ static char *config_text(const recur_model_config *c, const char *extra, char *m
         json_error_t je;
         json_t *e = json_loads(extra, 0, &je);
         if (!json_is_object(e)) {
+            *why = RECUR_ERR_ARG;
             snprintf(msg, RECUR_ERRMSG_LEN, "extra configuration is not a JSON object: %s", je.text);
             json_decref(e);
             json_decref(o);
@@ -147,7 +234,8 @@ static char *config_text(const recur_model_config *c, const char *extra, char *m
         const char *key;
         json_t *val;
         json_object_foreach(e, key, val) {
-            if (json_object_get(o, key)) {
+            if (json_object_get(o, key) || !strcmp(key, "parts")) {
+                *why = RECUR_ERR_ARG;
                 snprintf(msg, RECUR_ERRMSG_LEN, "extra configuration key \"%s\" is a model key", key);
                 json_decref(e);
                 json_decref(o);
@@ -179,7 +267,7 @@ static char *train_text(const recur_model *m, const recur_optim *o, const recur_
 {
     char rng[4][20];
     for (int i = 0; i < 4; i++)
-        snprintf(rng[i], sizeof rng[i], "%016" PRIx64, m->rng.s[i]);
+        snprintf(rng[i], sizeof rng[i], "%016" PRIx64, m->rng->s[i]);
     const recur_schedule *s = &ts->schedule;
     json_t *j = json_pack(
         "{s:{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:I}, s:I, s:I, s:I, s:o, s:[s,s,s,s],"
@@ -198,18 +286,19 @@ static char *train_text(const recur_model *m, const recur_optim *o, const recur_
     return text;
 }
 
-recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const recur_train_state *ts,
+recur_status recur_checkpoint_save(const recur_model *m, const recur_optim *o, const recur_train_state *ts,
                                    const char *path, const char *extra_config, const recur_meta_entry *meta,
-                                   int n_meta)
+                                   int n_meta, recur_error *err)
 {
     if (!path || !*path)
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: empty path");
+        return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: empty path");
     if (o && (!ts || o->model != m))
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: a training checkpoint needs the model's optimiser and a train state");
+        return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: a training checkpoint needs the model's optimiser and a train state");
     char msg[RECUR_ERRMSG_LEN];
-    char *cfg = config_text(&m->cfg, extra_config, msg);
+    recur_status why = RECUR_ERR_ARG;
+    char *cfg = config_text(m, extra_config, msg, &why);
     if (!cfg)
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint %s: %s", path, msg);
+        return recur_error_set(err, why, "checkpoint %s: %s", path, msg);
     st_writer *w = st_writer_new();
     recur_status st = w ? RECUR_OK : RECUR_ERR_NOMEM;
     char fmt[16];
@@ -225,7 +314,7 @@ recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const r
             !strcmp(meta[i].key, "recur.train") || !strcmp(meta[i].key, "format")) {
             free(cfg);
             st_writer_free(w);
-            return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: metadata key \"%s\" is reserved", meta[i].key);
+            return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: metadata key \"%s\" is reserved", meta[i].key);
         }
         st = st_writer_meta(w, meta[i].key, meta[i].value);
     }
@@ -252,14 +341,14 @@ recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const r
         }
     }
     if (st) {
-        recur_seterr(m->errmsg, st, "checkpoint %s: %s", path, w ? st_writer_errmsg(w) : "out of memory");
+        recur_error_set(err, st, "checkpoint %s: %s", path, w ? st_writer_errmsg(w) : "out of memory");
         st_writer_free(w);
         return st;
     }
     st = st_writer_commit(w, path, msg, sizeof msg);
     st_writer_free(w);
     if (st)
-        return recur_seterr(m->errmsg, st, "%s", msg);
+        return recur_error_set(err, st, "%s", msg);
     return RECUR_OK;
 }
 
@@ -290,10 +379,10 @@ static recur_status check_tensor(const recur_checkpoint *c, const char *name, co
         same = f->shape[i] == t->shape[i];
     if (!same) {
         char want[64], got[96];
-        int n = snprintf(want, sizeof want, "[%" PRId64, t->shape[0]);
-        if (t->ndim > 1)
-            snprintf(want + n, sizeof want - n, ", %" PRId64, t->shape[1]);
-        strcat(want, "]");
+        int n = snprintf(want, sizeof want, "[");
+        for (int i = 0; i < t->ndim && n < 50; i++)
+            n += snprintf(want + n, sizeof want - n, "%s%" PRId64, i ? ", " : "", t->shape[i]);
+        snprintf(want + n, sizeof want - n, "]");
         n = snprintf(got, sizeof got, "[");
         for (int i = 0; i < f->ndim && n < 80; i++)
             n += snprintf(got + n, sizeof got - n, "%s%" PRId64, i ? ", " : "", f->shape[i]);
@@ -359,7 +448,7 @@ static const char *train_problem(json_t *t)
 /* Scalars in the tensors a (checked) configuration implies, tied decoder
  * counted once; in double, exact far past any file size (every size is at
  * most 2^24, at most RECUR_MAX_LAYERS layers). */
-static double config_numel(const recur_model_config *c)
+static double model_numel(const recur_model_config *c)
 {
     const recur_stack_config *s = &c->rnn;
     const double H = s->hidden_size, P = s->proj_size, R = P > 0 ? P : H, D = s->bidirectional ? 2 : 1;
@@ -370,6 +459,23 @@ static double config_numel(const recur_model_config *c)
         n += D * (G * ((l ? D * R : in0) + R + 2) + P * H);
     if (c->output_size > 0)
         n += (double)c->output_size * (c->tied ? 1 : D * R + 1);
+    return n;
+}
+
+static double config_numel(const recur_checkpoint *c)
+{
+    double n = model_numel(&c->cfg);
+    for (int i = 0; i < c->n_parts; i++) {
+        const model_part *p = &c->parts[i];
+        if (p->is_model) {
+            n += model_numel(&p->cfg);
+        } else {
+            double k = 1;
+            for (int d = 0; d < p->ndim; d++)
+                k *= (double)p->shape[d];
+            n += k;
+        }
+    }
     return n;
 }
 
@@ -409,7 +515,7 @@ recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, rec
                           path, version, RECUR_FORMAT_VERSION);
     } else {
         char inner[RECUR_ERRMSG_LEN];
-        st = config_from_json(cfg, &c->cfg, inner);
+        st = config_from_json(cfg, &c->cfg, c->parts, &c->n_parts, inner);
         if (st)
             recur_seterr(msg, st, "%s: %s", path, inner);
     }
@@ -426,15 +532,15 @@ recur_status recur_checkpoint_open(recur_checkpoint **out, const char *path, rec
     /* A configuration that needs more F32 data than the file holds is
      * refused before a model of its size is allocated and initialised: a
      * few hundred bytes of header must not cost gigabytes. */
-    if (!st && 4 * config_numel(&c->cfg) > (double)c->file.size)
+    if (!st && 4 * config_numel(c) > (double)c->file.size)
         st = recur_seterr(msg, RECUR_ERR_MISMATCH,
                           "%s: the configuration needs %.0f parameters (%.0f bytes of F32), more than the file's %zu bytes",
-                          path, config_numel(&c->cfg), 4 * config_numel(&c->cfg), c->file.size);
+                          path, config_numel(c), 4 * config_numel(c), c->file.size);
     /* every tensor expected by the configuration, and nothing else */
     recur_model *shape = NULL;
     if (!st) {
         recur_error e2;
-        st = recur_model_create(&shape, &c->cfg, 0, &e2);
+        st = model_create_parts(&shape, &c->cfg, c->parts, c->n_parts, 0, &e2);
         if (st)
             recur_seterr(msg, st, "%s: %s", path, e2.msg);
     }
@@ -508,7 +614,7 @@ recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out,
 {
     *out = NULL;
     recur_model *m;
-    recur_status st = recur_model_create(&m, &c->cfg, 0, err);
+    recur_status st = model_create_parts(&m, &c->cfg, c->parts, c->n_parts, 0, err);
     if (st)
         return st;
     char msg[RECUR_ERRMSG_LEN];
@@ -538,7 +644,14 @@ recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, re
 {
     if (!c->train)
         return recur_error_set(err, RECUR_ERR_MISMATCH, "%s: a model file, not a training checkpoint", c->path);
-    if (!same_config(&c->cfg, &m->cfg) || o->model != m)
+    int same = same_config(&c->cfg, &m->cfg) && c->n_parts == m->n_parts;
+    for (int i = 0; same && i < c->n_parts; i++) {
+        const model_part *a = &c->parts[i], *b = &m->parts[i];
+        same = !strcmp(a->name, b->name) && a->is_model == b->is_model &&
+               (a->is_model ? same_config(&a->cfg, &b->cfg)
+                            : a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof a->shape));
+    }
+    if (!same || o->model != m)
         return recur_error_set(err, RECUR_ERR_MISMATCH, "%s: the checkpoint's model configuration differs from this model's", c->path);
     json_t *jo = json_object_get(c->train, "optimizer"), *js = json_object_get(c->train, "schedule");
     json_t *rng = json_object_get(c->train, "rng");
@@ -575,7 +688,7 @@ recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, re
     }
     if (st)
         return recur_error_set(err, st, "%s: %s", c->path, msg);
-    memcpy(m->rng.s, state, sizeof state);
+    memcpy(m->rng->s, state, sizeof state);
     o->steps = (int64_t)json_integer_value(json_object_get(jo, "steps"));
     memset(ts, 0, sizeof *ts);
     ts->step = (int64_t)json_integer_value(json_object_get(c->train, "step"));

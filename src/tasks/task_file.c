@@ -74,6 +74,18 @@ static recur_status open_lm(recur_model_file *f, json_t *cfg, const char *path, 
     return RECUR_OK;
 }
 
+/* The tasks whose files recur reads.  A task other than "lm" checks its own
+ * metadata (vocabularies, labels) in its own open function over the
+ * checkpoint (recur_model_file_checkpoint); here its model is loaded. */
+static int task_known(const char *task)
+{
+    static const char *const known[] = {"lm", "tag", "classify", "seq2seq"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(task, known[i]))
+            return 1;
+    return 0;
+}
+
 recur_status recur_model_file_open(recur_model_file **out, const char *path,
                                    const char *expect_task, recur_error *err)
 {
@@ -109,7 +121,7 @@ recur_status recur_model_file_open(recur_model_file **out, const char *path,
     if (!strcmp(task, "lm")) {
         if ((st = open_lm(f, cfg, path, err)) != RECUR_OK)
             goto fail;
-    } else {
+    } else if (!task_known(task)) {
         st = recur_error_set(err, RECUR_ERR_MISMATCH,
                              "%s: a model for task '%s', which recur %s does not know", path,
                              task, RECUR_VERSION);
