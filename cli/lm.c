@@ -70,13 +70,13 @@ static void usage(FILE *out)
             "usage: recur lm COMMAND [OPTIONS] [ARGS]\n\n"
             "language models over words or characters (see docs/lm.md)\n\n"
             "commands:\n"
-            "  train   train a model: recur lm train TRAIN VALID [TEST]\n"
-            "  eval    perplexity of text files: recur lm eval MODEL FILE...\n"
-            "  score   log-probability of each line: recur lm score MODEL [FILE|-]\n"
-            "  rescore re-rank n-best lists: recur lm rescore MODEL NBEST\n"
-            "  sample  generate text: recur lm sample MODEL\n"
-            "  demo    train a small character model on the fortunes package and sample it\n"
-            "  cells   an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT\n\n"
+            "  train    train a model: recur lm train TRAIN VALID [TEST]\n"
+            "  eval     perplexity of text files: recur lm eval MODEL FILE...\n"
+            "  score    log-probability of each line: recur lm score MODEL [FILE|-]\n"
+            "  rescore  re-rank n-best lists: recur lm rescore MODEL NBEST\n"
+            "  sample   generate text: recur lm sample MODEL\n"
+            "  demo     train a small character model on the fortunes package and sample it\n"
+            "  cells    an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT\n\n"
             "`recur lm COMMAND --help` lists each command's options and defaults.\n");
 }
 

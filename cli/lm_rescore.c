@@ -287,7 +287,7 @@ int lm_cmd_rescore(int argc, char **argv)
                 "choose --weight and --length-bonus minimising the word error rate against these "
                 "id<TAB>text lines (from the given values)",
                 "none"),
-        CLI_FLAG("log10", &log10_lm, "the LM log-probability in base 10 (default: natural log)"),
+        CLI_FLAG("log10", &log10_lm, "the LM log-probability in base 10, not natural logarithms"),
         CLI_FLAG("best", &best_only, "only each id's top hypothesis"),
         CLI_FLAG("json", &json, "one JSON object per hypothesis (JSON Lines)"),
         CLI_STR("interpolate", &arpa, "ARPA", "mix each token's probability with this n-gram model's (word models)",

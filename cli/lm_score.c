@@ -182,7 +182,7 @@ int lm_cmd_score(int argc, char **argv)
     double lambda = 0.5;
     cli_opt opts[] = {
         CLI_INT("batch", &batch, "N", "sentences scored side by side", 1, 4096),
-        CLI_FLAG("log10", &log10_out, "log-probabilities in base 10 (default: natural log)"),
+        CLI_FLAG("log10", &log10_out, "log-probabilities in base 10, not natural logarithms"),
         CLI_FLAG("json", &json, "one JSON object per line (JSON Lines) instead of tab-separated numbers"),
         CLI_STR("interpolate", &arpa, "ARPA", "mix each token's probability with this n-gram model's (word models)",
                 "none"),
