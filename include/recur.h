@@ -679,6 +679,39 @@ RECUR_API recur_status recur_lm_eval_ids(recur_model *m, const recur_vocab *v, c
 RECUR_API recur_status recur_lm_eval_text(recur_model *m, const recur_vocab *v, const char *text,
                                 size_t len, const char *name, double *nll, int64_t *count,
                                 size_t *n_oov, recur_error *err);
+/* Sentences scored one by one (n-best rescoring, filtering a corpus by
+ * fluency): many short sequences, each read from a zero state on its own. */
+
+/* The ids a line of text is scored as: the convention above applied to the
+ * line as a file of its own.  Word level: <eos> (context), the line's words,
+ * <eos>.  Character level: '\n' (the end of the line before, as context),
+ * the line's characters, '\n'.  Every id but the first is predicted.  The
+ * line must be UTF-8 without '\n' or NUL; tokens outside the vocabulary
+ * become <unk>, counted in *n_oov (may be NULL).  *ids: malloc'd, *n >= 2;
+ * name is used in messages. */
+RECUR_API recur_status recur_lm_encode_line(const recur_vocab *v, const char *line, size_t len,
+                                  const char *name, int32_t **ids, size_t *n, size_t *n_oov,
+                                  recur_error *err);
+
+/* Scores n sequences in one call: seqs[i] holds lens[i] >= 1 ids, the first
+ * context only; logprob[i] = the sum over t >= 1 of ln p(ids[t] | ids[0..t)),
+ * each sequence from a zero state.  Up to `batch` sequences run side by side,
+ * padded (sorted by length inside the call, so little is padding); results
+ * are in input order and, but for rounding, independent of the batch.
+ * token_logp (may be NULL) receives each predicted token's ln p, sequence
+ * after sequence (lens[i] - 1 values each). */
+RECUR_API recur_status recur_lm_score_batch(recur_model *m, const int32_t *const *seqs,
+                                  const size_t *lens, size_t n, int batch, double *logprob,
+                                  double *token_logp, recur_error *err);
+
+/* Lines of text (NUL-terminated, no '\n'), each encoded by
+ * recur_lm_encode_line and scored by recur_lm_score_batch: logprob[i] (ln),
+ * tokens[i] (predicted tokens) and n_oov[i] (<unk> substitutions); tokens
+ * and n_oov may be NULL. */
+RECUR_API recur_status recur_lm_score_lines(recur_model *m, const recur_vocab *v,
+                                  const char *const *lines, size_t n, int batch,
+                                  double *logprob, int64_t *tokens, int64_t *n_oov,
+                                  recur_error *err);
 /* RECUR_LM_API_END */
 
 /* ------------------------------------------------------------------------ */

@@ -80,6 +80,11 @@ recur_status recur_model_config_check(const recur_model_config *cfg, char *msg);
 recur_status model_create_parts(recur_model **out, const recur_model_config *cfg, const model_part *parts,
                                 int n_parts, uint64_t seed, recur_error *err);
 
+/* The log-sum-exp of each row of the last forward's logits, (T, B): with
+ * recur_run_logits, ln p(v) = logits[v] - lse without a second pass over V
+ * (per-sentence scoring, src/tasks/lm/score_lines.c). */
+const double *recur_run_row_lse(const recur_run *r);
+
 /* ---- optimiser internals needed by checkpoints ---- */
 struct recur_optim {
     recur_optim_config cfg;

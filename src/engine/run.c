@@ -253,6 +253,7 @@ nomem:
 const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
 const recur_real *recur_run_outputs(const recur_run *r) { return r->m->cfg.rnn.num_layers ? r->layer_out[r->m->cfg.rnn.num_layers - 1] : NULL; }
 const recur_real *recur_run_logits(const recur_run *r) { return r->logits; }
+const double *recur_run_row_lse(const recur_run *r) { return r->lse; }
 const recur_real *recur_run_hn(const recur_run *r) { return r->hn; }
 const recur_real *recur_run_cn(const recur_run *r) { return r->cn; }
 const recur_real *recur_run_d_inputs(const recur_run *r) { return r->d_inputs; }
