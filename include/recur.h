@@ -239,6 +239,30 @@ RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 /* Uniform double in [0, 1) from the model's generator. */
 RECUR_API double recur_model_uniform(recur_model *m);
 
+/* Precision of the matrix products.  RECUR_PRECISION_BF16 (training and
+ * scoring): recur_forward and recur_backward multiply in bfloat16 with
+ * float32 sums (AMX tiles or AVX512-BF16 where the CPU has them, else a
+ * portable path with the same rounding); weights, gradients, optimiser state
+ * and all element-wise work stay float32, and the weights are rounded and
+ * packed once per forward pass (once per optimiser step).  Float builds
+ * only.  RECUR_PRECISION_INT8 is for a stepper's weights
+ * (recur_stepper_set_weights), not for a model's products. */
+typedef enum {
+    RECUR_PRECISION_FP32 = 0,
+    RECUR_PRECISION_BF16 = 1,
+    RECUR_PRECISION_INT8 = 2
+} recur_precision;
+/* RECUR_ERR_ARG for INT8, or BF16 in the double build.  A composite's
+ * sub-models follow it. */
+RECUR_API recur_status recur_model_set_precision(recur_model *m, recur_precision p);
+RECUR_API recur_precision recur_model_precision(const recur_model *m);
+/* "fp32", "bf16", "int8"; parse: RECUR_ERR_ARG for anything else. */
+RECUR_API const char *recur_precision_name(recur_precision p);
+RECUR_API recur_status recur_precision_parse(const char *s, recur_precision *out);
+/* The kernel bfloat16 products run on here: "amx", "avx512bf16" or
+ * "portable" (RECUR_BF16=portable|avx512bf16 in the environment lowers it). */
+RECUR_API const char *recur_bf16_kernel(void);
+
 /* ------------------------------------------------------------------------ */
 /* Composite models: a task's further tensors in the same buffer             */
 

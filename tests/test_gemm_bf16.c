@@ -29,6 +29,7 @@
 
 #include "engine/gemm_bf16.h"
 #include "engine/simd.h"
+#include "recur.h"
 
 static float from_bits(uint32_t u)
 {
@@ -186,11 +187,64 @@ static void test_kernels(void **state)
     }
 }
 
+/* The pass's product (bf16_product): a weight found in the set (whole, and a
+ * slice of it), and one rounded at the call, on 1 and 2 threads, with the
+ * threaded split by rows and by columns; each against the same product made
+ * with the portable kernel (the same rounded inputs, another summing order). */
+static void test_pass_products(void **state)
+{
+    (void)state;
+    const int M = 700, N = 260, K = 650; /* the input projection of a PTB batch, split by rows */
+    float *A = malloc(sizeof(float) * (size_t)M * K), *W = malloc(sizeof(float) * (size_t)N * K);
+    float *C = malloc(sizeof(float) * (size_t)M * N), *R = malloc(sizeof(float) * (size_t)M * N);
+    assert_non_null(A);
+    assert_non_null(W);
+    assert_non_null(C);
+    assert_non_null(R);
+    srand(5);
+    for (int i = 0; i < M * K; i++)
+        A[i] = urand();
+    for (int i = 0; i < N * K; i++)
+        W[i] = urand();
+    bf16_products set = {0};
+    bf16_products_reset(&set);
+    assert_true(bf16_products_add(&set, 1, K, N, W, K));
+    bf16_products portable = set;
+    portable.kernel = BF16_PORTABLE;
+    for (int nt = 1; nt <= 2; nt++) {
+        recur_set_num_threads(nt);
+        for (int shape = 0; shape < 4; shape++) {
+            /* 0: W^T whole (rows); 1: a slice of W^T at column 32 (columns);
+             * 2: A^T B with B not in the set; 3: few rows, serial */
+            const int m = shape == 1 ? 20 : shape == 3 ? 5 : shape == 2 ? 300 : M, n = shape == 1 ? 64 : shape == 2 ? 96 : N;
+            const int k = shape == 2 ? 130 : K;
+            const float *B = shape == 1 ? W + (size_t)32 * K : shape == 2 ? A : W;
+            const int ta = shape == 2, tb = shape != 2, lda = K, ldb = K; /* shape 2: A^T (k x m) times A (k x n) */
+            memset(C, 0, sizeof(float) * (size_t)M * N);
+            memset(R, 0, sizeof(float) * (size_t)M * N);
+            assert_true(bf16_product(&set, shape != 3, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb, 0, C, n));
+            assert_true(bf16_product(&portable, 0, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb, 0, R, n));
+            for (int i = 0; i < m * n; i++) {
+                double tol = (k + 4) * 0x1p-24 * 2 * k; /* |a b| <= 1 each, two orders of summing */
+                if (!(fabs((double)C[i] - R[i]) <= tol))
+                    fail_msg("%s, %d threads, shape %d: C[%d] = %.9g, portable %.9g", bf16_kernel_name(set.kernel),
+                             nt, shape, i, C[i], R[i]);
+            }
+        }
+    }
+    bf16_products_free(&set);
+    free(A);
+    free(W);
+    free(C);
+    free(R);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_pass_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,4 +69,34 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
 void bf16_gemm(bf16_kernel kind, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t pstride,
                int accumulate, float *C, int ldc);
 
+/* ---- a pass's products in bfloat16 ----
+ * The run packs every weight matrix a pass multiplies once (recur_forward:
+ * once per optimiser step in training) into a bf16_products set and makes it
+ * the threads' context (threads.h par_set_context) for the pass; recur_gemm
+ * and recur_gemm_serial then run in bfloat16, reading a weight operand from
+ * its packing (found by its address, also a slice of it) and rounding the
+ * other operand, and an operand not packed, at each product. */
+typedef struct bf16_weight {
+    const float *W;     /* the float matrix the products name */
+    int trans, K, N, ld; /* op(W) is K x N: W is N x K (trans) or K x N, rows ld apart */
+    uint16_t *packed;
+    size_t cap;         /* elements allocated */
+} bf16_weight;
+
+typedef struct bf16_products {
+    bf16_kernel kernel;
+    int n, cap;
+    bf16_weight *w;
+} bf16_products;
+
+/* Empties the set (keeps its buffers) and picks the kernel. */
+void bf16_products_reset(bf16_products *p);
+/* Packs op(W) into the set, over the threads; 0 when out of memory. */
+int bf16_products_add(bf16_products *p, int trans, int K, int N, const float *W, int ld);
+void bf16_products_free(bf16_products *p);
+/* The context's product, what recur_gemm (threaded) and recur_gemm_serial
+ * (not) run while a set is the context: C (+)= op(A) op(B), alpha 1.  0:
+ * it did not run (out of memory), the caller multiplies in float. */
+int bf16_product(const bf16_products *p, int threaded, int trans_a, int trans_b, int M, int N, int K, const float *A,
+                 int lda, const float *B, int ldb, int accumulate, float *C, int ldc);
 #endif
