@@ -384,6 +384,15 @@ RECUR_API const recur_real *recur_stepper_logits(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_outputs(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_h(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_c(const recur_stepper *s);
+/* The weights the stepper multiplies with: FP32 (the model's, the default),
+ * BF16 (each rounded to bfloat16) or INT8 (one scale per output row: max
+ * |row| / 127); a copy made now from the model's weights, at a half or a
+ * quarter of their bytes, which a batch-1 step is bound by.  The sums and
+ * the state stay float32, and layer 0's input table of a character model
+ * stays float32.  Float builds only (RECUR_ERR_ARG in the double build).
+ * Call again after the model's weights change. */
+RECUR_API recur_status recur_stepper_set_weights(recur_stepper *s, recur_precision p);
+RECUR_API recur_precision recur_stepper_weights(const recur_stepper *s);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */
