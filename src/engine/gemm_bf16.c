@@ -157,6 +157,71 @@ AVX512 static void pack_b_rows_avx512(int K, int N, const float *B, int ldb, uin
         _mm512_storeu_si512(o + (size_t)k * BF16_PANEL, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
     }
 }
+
+/* The 16 x 16 block of 32-bit values r[0..15] transposed in place (the
+ * unpack and lane-shuffle rounds of gemm_avx512.c's transpose16_regs). */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    __m512 o[16];
+    for (int c = 0; c < 4; c++) {
+        __m512 x0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 y0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 y1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        o[0 + c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        o[4 + c] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        o[8 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        o[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = o[i];
+}
+
+/* A panel of B^T (B is N x K): 16 rows of B from src (ldb apart), their
+ * k-pairs [0, k1) (k1 a multiple of 32) as dwords, transposed to [k/2][16]. */
+AVX512 static void pack_bt_panel_avx512(const float *src, int ldb, int k1, uint16_t *o)
+{
+    for (int k = 0; k < k1; k += 32) {
+        __m512 r[16];
+        for (int c = 0; c < 16; c++) {
+            const float *row = src + (size_t)c * ldb + k;
+            /* pairs (k + 2i, k + 2i + 1) of 32 floats: the low halves of 16 dwords */
+            __m512i lo = round16(_mm512_loadu_ps(row)), hi = round16(_mm512_loadu_ps(row + 16));
+            __m512i packed = _mm512_castsi256_si512(_mm512_cvtepi32_epi16(lo));
+            packed = _mm512_inserti64x4(packed, _mm512_cvtepi32_epi16(hi), 1);
+            r[c] = _mm512_castsi512_ps(packed); /* dword i: the pair (k + 2i, k + 2i + 1) */
+        }
+        transpose16(r);
+        for (int i = 0; i < 16; i++)
+            _mm512_storeu_si512(o + (size_t)(k / 2 + i) * 32, _mm512_castps_si512(r[i]));
+    }
+}
+
+/* Rows [ib, ib + 16) of op(A) = A^T (A is K x M), k in [0, k1) (k1 a
+ * multiple of 16): 16 x 16 blocks transposed, then rounded. */
+AVX512 static void pack_at_rows_avx512(const float *A, int lda, int ib, int k1, uint16_t *out, int lda_out)
+{
+    for (int k = 0; k < k1; k += 16) {
+        __m512 r[16];
+        for (int kk = 0; kk < 16; kk++)
+            r[kk] = _mm512_loadu_ps(A + (size_t)(k + kk) * lda + ib);
+        transpose16(r); /* r[i]: row ib + i of op(A), columns k..k+15 */
+        for (int i = 0; i < 16; i++)
+            _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), _mm512_cvtepi32_epi16(round16(r[i])));
+    }
+}
 #endif
 
 void bf16_round(const float *x, uint16_t *out, size_t n)
@@ -197,10 +262,17 @@ void bf16_pack_b_cols(int trans_b, int K, int N, const float *B, int ldb, uint16
             continue;
         }
         /* B^T: column c of op(B) is row j + c of B, its pairs adjacent */
-        memset(o, 0, ps * sizeof *o);
+        int k0 = 0;
+#if defined(__x86_64__)
+        if (cols == BF16_PANEL && simd_level() == SIMD_AVX512) {
+            k0 = K / 32 * 32;
+            pack_bt_panel_avx512(B + (size_t)j * ldb, ldb, k0, o);
+        }
+#endif
+        memset(o + (size_t)k0 * BF16_PANEL, 0, (ps - (size_t)k0 * BF16_PANEL) * sizeof *o);
         for (int c = 0; c < cols; c++) {
             const float *row = B + (size_t)(j + c) * ldb;
-            for (int k = 0; k < K; k++)
+            for (int k = k0; k < K; k++)
                 o[(size_t)(k / 2) * 32 + 2 * c + (k & 1)] = bf16_from_float(row[k]);
         }
     }
@@ -222,7 +294,14 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
     } else { /* A is K x M: blocks of 16 rows of op(A) by 64 k, so the lines read stay in L1 */
         for (int ib = i0; ib < i1; ib += 16) {
             const int ie = i1 - ib < 16 ? i1 : ib + 16;
-            for (int kb = 0; kb < K; kb += 64) {
+            int k0 = 0;
+#if defined(__x86_64__)
+            if (ie - ib == 16 && simd_level() == SIMD_AVX512) {
+                k0 = K / 16 * 16;
+                pack_at_rows_avx512(A, lda, ib, k0, out, lda_out);
+            }
+#endif
+            for (int kb = k0; kb < K; kb += 64) {
                 const int ke = K - kb < 64 ? K : kb + 64;
                 for (int i = ib; i < ie; i++)
                     for (int k = kb; k < ke; k++)
