@@ -196,8 +196,8 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
             goto done;
         }
     for (long long i = 0; i < g->length && !stopped; i++) {
-        int32_t id = recur_sampler_next(smp, recur_stepper_logits(stp));
-        if (id < 0) {
+        int32_t id;
+        if (recur_sampler_next(smp, recur_stepper_logits(stp), &id) != RECUR_OK) {
             fprintf(stderr, "recur lm sample: %s\n", recur_sampler_errmsg(smp));
             goto done;
         }

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "recur.h"
+#include "recur_train.h"
 
 /* Command groups register here: { "name", function, "one-line summary" }. */
 /* CLI_COMMAND_DECLS_BEGIN */
@@ -64,8 +65,14 @@ int main(int argc, char **argv)
      * recur reports, instead of killing it silently half-way. */
     signal(SIGXFSZ, SIG_IGN);
     for (int i = 0; commands[i].name; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return output_checked(commands[i].fn(argc - 1, argv + 1));
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = output_checked(commands[i].fn(argc - 1, argv + 1));
+            /* a data-parallel job ends MPI on success; after a failure a
+             * rank exits without it, and mpirun ends the others */
+            if (rc == 0)
+                recur_parallel_finalize();
+            return rc;
+        }
     fprintf(stderr, "recur: unknown command '%s' (try recur --help)\n", argv[1]);
     return 2;
 }

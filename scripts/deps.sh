@@ -4,7 +4,8 @@
 # scripts/demo.sh, scripts/test.sh and .ci/run.
 set -euo pipefail
 pkgs=(build-essential pkg-config libopenblas-dev libjansson-dev libcmocka-dev
-      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc)
+      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

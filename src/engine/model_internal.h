@@ -54,7 +54,8 @@ typedef struct model_part {
 
 struct recur_model {
     recur_model_config cfg;
-    char errmsg[RECUR_ERRMSG_LEN];
+    char *errmsg;   /* RECUR_ERRMSG_LEN bytes of its own: calls on a const model (a
+                     * tensor lookup) report there without writing the struct */
     int gates;      /* 1, 3 or 4 */
     int state;      /* R: width of the recurrent state and output (P or H) */
     int dirs;       /* 1 or 2 */

@@ -43,6 +43,7 @@ struct recur_run {
     recur_real *in_table[2];                  /* (V, G) layer 0's e_v W_ih^T per direction, or NULL */
     int32_t *tok_rev;                         /* (T, B) tokens reversed within lengths, with in_table */
     int has_targets;
+    int share_first, share_total; /* the batch is streams [first, first + B) of share_total; 0: all */
     int64_t count;
     double loss;
     bf16_products bf16; /* the weights packed for a pass in bfloat16 */
@@ -246,10 +247,24 @@ const recur_real *recur_run_d_inputs(const recur_run *r) { return r->d_inputs; }
 const recur_real *recur_run_d_h0(const recur_run *r) { return r->dh0; }
 const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
 
-static void dropout_forward(recur_model *m, recur_real *mask, recur_real *dst, const recur_real *src, size_t n,
+/* Dropout over a (T, B, W) tensor, drawn by each stream's place in the
+ * global batch when the run holds a share of one. */
+static void dropout_forward(recur_run *r, recur_real *mask, recur_real *dst, const recur_real *src, size_t W,
                             float p)
 {
-    dropout_draw(rng_next(m->rng), p, mask, dst, src, n);
+    uint64_t key = rng_next(r->m->rng);
+    size_t B = (size_t)r->B, total = r->share_total > 0 ? (size_t)r->share_total : B;
+    size_t first = r->share_total > 0 ? (size_t)r->share_first : 0;
+    dropout_draw_share(key, p, mask, dst, src, (size_t)r->T, B * W, total * W, first * W);
+}
+
+recur_status recur_run_set_batch_share(recur_run *r, int first, int total)
+{
+    if (total < 0 || first < 0 || (total == 0 && first != 0) || (total > 0 && first >= total))
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch share: streams from %d of %d", first, total);
+    r->share_first = first;
+    r->share_total = total;
+    return RECUR_OK;
 }
 
 static void apply_mask(recur_real *x, const recur_real *mask, size_t n)
@@ -518,6 +533,10 @@ static recur_status forward_pass(recur_run *r, const recur_batch *bt, int traini
     recur_status st = check_batch(r, bt);
     if (st)
         return st;
+    if (r->share_total > 0 && r->share_first + bt->B > r->share_total)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG,
+                            "forward: a batch of %d streams from stream %d exceeds the share's %d",
+                            bt->B, r->share_first, r->share_total);
     const int T = bt->T, B = bt->B, L = c->rnn.num_layers;
     const int DR = m->out_width, in0 = c->rnn.input_size;
     const size_t TB = (size_t)T * B;
@@ -544,8 +563,8 @@ static recur_status forward_pass(recur_run *r, const recur_batch *bt, int traini
         /* a layer reads the one below in place unless dropout changes it */
         r->x_in[l] = l == 0 ? r->layer_in[0] : r->layer_out[l - 1];
         if (training && r->in_mask[l] && p > 0) {
-            dropout_forward(m, r->in_mask[l], r->layer_in[l], l > 0 ? r->layer_out[l - 1] : r->layer_in[0], TB * in,
-                            p);
+            dropout_forward(r, r->in_mask[l], r->layer_in[l], l > 0 ? r->layer_out[l - 1] : r->layer_in[0],
+                            (size_t)in, p);
             r->x_in[l] = r->layer_in[l];
         }
         recur_real *out = r->layer_out[l];
@@ -558,7 +577,7 @@ static recur_status forward_pass(recur_run *r, const recur_batch *bt, int traini
     if (c->output_size > 0) {
         r->dec_x = r->layer_out[L - 1];
         if (training && r->dec_mask) {
-            dropout_forward(m, r->dec_mask, r->dec_in, r->layer_out[L - 1], TB * DR, c->dropout_output);
+            dropout_forward(r, r->dec_mask, r->dec_in, r->layer_out[L - 1], (size_t)DR, c->dropout_output);
             r->dec_x = r->dec_in;
         }
         decoder_forward(r, T, B);

@@ -21,6 +21,7 @@
  * order, so the results are those of recur_forward (identical where the
  * products run on recur's kernels).
  */
+#include <math.h>
 #include <string.h>
 
 #include "cell.h"
@@ -257,9 +258,17 @@ recur_status recur_stepper_feed(recur_stepper *s, int32_t token)
     return RECUR_OK;
 }
 
-void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0)
+recur_status recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0)
 {
     size_t nh = (size_t)s->L * s->R, nc = (size_t)s->L * s->H;
+    /* a non-finite state would make every later output NaN: refuse it here,
+     * where the cause is known, and keep the state as it was */
+    for (size_t i = 0; h0 && i < nh; i++)
+        if (!isfinite((double)h0[i]))
+            return recur_seterr(s->errmsg, RECUR_ERR_NONFINITE, "stepper reset: h0[%zu] is not finite", i);
+    for (size_t i = 0; c0 && s->c[0] && i < nc; i++)
+        if (!isfinite((double)c0[i]))
+            return recur_seterr(s->errmsg, RECUR_ERR_NONFINITE, "stepper reset: c0[%zu] is not finite", i);
     if (h0)
         memcpy(s->h[s->cur], h0, nh * sizeof(recur_real));
     else
@@ -271,6 +280,7 @@ void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_rea
             memset(s->c[s->cur], 0, nc * sizeof(recur_real));
     }
     s->ahead = 0;
+    return RECUR_OK;
 }
 
 const recur_real *recur_stepper_logits(const recur_stepper *s) { return s->O > 0 ? s->logits : NULL; }

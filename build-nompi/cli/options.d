@@ -1,0 +1,2 @@
+build-nompi/cli/options.o: cli/options.c cli/options.h
+cli/options.h:

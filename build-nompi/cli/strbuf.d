@@ -1,0 +1,2 @@
+build-nompi/cli/strbuf.o: cli/strbuf.c cli/strbuf.h
+cli/strbuf.h:
