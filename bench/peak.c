@@ -29,21 +29,27 @@ static double now(void)
 
 #define REPS 100000
 
+/* twelve named accumulators (an array would be kept in memory at -O2) */
+#define TWELVE(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define DECL(i) __m512 a##i = _mm512_set1_ps((float)(i));
+#define DECLZ(i) __m512 a##i = _mm512_setzero_ps();
+#define FMA(i) a##i = _mm512_fmadd_ps(a##i, b, c);
+#define DP(i) a##i = _mm512_dpbf16_ps(a##i, x, y);
+#define SUM(i) sink += _mm512_reduce_add_ps(a##i);
+
 __attribute__((target("avx512f"))) static double loop_fma(double secs)
 {
-    __m512 a[12], b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++)
-        a[i] = _mm512_set1_ps((float)i);
+    const __m512 b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-7f);
+    TWELVE(DECL)
     double flops = 0, t0 = now();
     while (now() - t0 < secs) {
-        for (int r = 0; r < REPS; r++)
-            for (int i = 0; i < 12; i++)
-                a[i] = _mm512_fmadd_ps(a[i], b, c);
+        for (int r = 0; r < REPS; r++) {
+            TWELVE(FMA)
+        }
         flops += (double)REPS * 12 * 32;
     }
     float sink = 0;
-    for (int i = 0; i < 12; i++)
-        sink += _mm512_reduce_add_ps(a[i]);
+    TWELVE(SUM)
     if (sink == 1.2345f)
         puts("");
     return flops / (now() - t0);
@@ -51,20 +57,17 @@ __attribute__((target("avx512f"))) static double loop_fma(double secs)
 
 __attribute__((target("avx512f,avx512bf16"))) static double loop_dpbf16(double secs)
 {
-    __m512 a[12];
     const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3F803F80), y = (__m512bh)_mm512_set1_epi32(0x3A003A00);
-    for (int i = 0; i < 12; i++)
-        a[i] = _mm512_setzero_ps();
+    TWELVE(DECLZ)
     double flops = 0, t0 = now();
     while (now() - t0 < secs) {
-        for (int r = 0; r < REPS; r++)
-            for (int i = 0; i < 12; i++)
-                a[i] = _mm512_dpbf16_ps(a[i], x, y);
+        for (int r = 0; r < REPS; r++) {
+            TWELVE(DP)
+        }
         flops += (double)REPS * 12 * 64;
     }
     float sink = 0;
-    for (int i = 0; i < 12; i++)
-        sink += _mm512_reduce_add_ps(a[i]);
+    TWELVE(SUM)
     if (sink == 1.2345f)
         puts("");
     return flops / (now() - t0);
