@@ -30,6 +30,10 @@ and optimiser are not counted), 2*M*N*K each:
   train    = 3 * forward (the forward products, then the gradients of
              their inputs and of their weights)
   score, generate = forward
+except that recur's generation of a character model reads layer 0's input
+products from a table of e_v W_ih^T (one row per character, made once), so
+its count leaves out layer 0's 2*G*H*embed: each side's GF column counts
+the work that side does (tokens/s are measured, not derived).
 --precisions adds columns for recur at other precisions, run in the same
 rounds: bf16 = training and scoring with bfloat16 products
 (recur_model_set_precision; AMX or AVX512-BF16), generation with bfloat16
@@ -66,12 +70,14 @@ CONFIGS = [
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
-def flops_per_token(c):
+def flops_per_token(c, side="torch"):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
     D = 2 if bidir else 1
     f = 0
     for layer in range(layers):
         inp = embed if layer == 0 else D * hidden
+        if side == "recur" and mode == "generate" and layer == 0:
+            inp = 0  # recur's stepper reads e_v W_ih^T from its table
         f += D * 2 * GATES[cell] * hidden * (inp + hidden)
     f += 2 * D * hidden * out
     return 3 * f if mode == "train" else f
@@ -147,7 +153,7 @@ def main():
         print(hdr)
         print("-" * len(hdr))
         for name, c in configs:
-            fl = flops_per_token(c)
+            fl, fl_recur = flops_per_token(c), flops_per_token(c, "recur")
             for threads in [int(t) for t in a.threads.split(",")]:
                 settings = [("1 thread", 1, {})]
                 if threads > 1:
@@ -183,7 +189,7 @@ def main():
                 rm = max(r["peak_mib"] for r in ours)
                 tm = max(r["peak_mib"] for r in theirs[best])
                 line = "%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %-17s" % (
-                    name, threads, rs, ts, rs / ts, rs * fl / 1e9, ts * fl / 1e9, rm, tm, best)
+                    name, threads, rs, ts, rs / ts, rs * fl_recur / 1e9, ts * fl / 1e9, rm, tm, best)
                 for p in extra_prec:
                     if applies[p]:
                         v = statistics.median(r["tok_s"] for r in other[p])
@@ -194,7 +200,10 @@ def main():
                     line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
                 print(line.rstrip(), flush=True)
     print("\nFLOPs per token (matrix products): " +
-          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) for n, c in configs))
+          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) +
+                    (" (recur %.2fM)" % (flops_per_token(c, "recur") / 1e6)
+                     if flops_per_token(c, "recur") != flops_per_token(c) else "")
+                    for n, c in configs))
 
 
 if __name__ == "__main__":

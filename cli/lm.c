@@ -22,6 +22,7 @@ int lm_cmd_train(int argc, char **argv);
 int lm_cmd_eval(int argc, char **argv);
 int lm_cmd_sample(int argc, char **argv);
 int lm_cmd_demo(int argc, char **argv);
+int lm_cmd_cells(int argc, char **argv);
 
 /* ---- model files ------------------------------------------------------- */
 
@@ -70,7 +71,8 @@ static void usage(FILE *out)
             "  train   train a model: recur lm train TRAIN VALID [TEST]\n"
             "  eval    perplexity of text files: recur lm eval MODEL FILE...\n"
             "  sample  generate text: recur lm sample MODEL\n"
-            "  demo    train a small character model on the fortunes package and sample it\n\n"
+            "  demo    train a small character model on the fortunes package and sample it\n"
+            "  cells   an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT\n\n"
             "`recur lm COMMAND --help` lists each command's options and defaults.\n");
 }
 
@@ -93,6 +95,8 @@ int cli_lm(int argc, char **argv)
         return lm_cmd_sample(argc - 1, argv + 1);
     if (!strcmp(c, "demo"))
         return lm_cmd_demo(argc - 1, argv + 1);
+    if (!strcmp(c, "cells"))
+        return lm_cmd_cells(argc - 1, argv + 1);
     fprintf(stderr, "recur lm: unknown command '%s' (try recur lm --help)\n", c);
     return 2;
 }

@@ -12,6 +12,9 @@
 /* CLI_COMMAND_DECLS_BEGIN */
 int cli_ngram(int argc, char **argv);
 int cli_lm(int argc, char **argv);
+int cli_plot(int argc, char **argv);
+int cli_gradflow(int argc, char **argv);
+int cli_task(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
 static const struct {
@@ -21,7 +24,10 @@ static const struct {
 } commands[] = {
 /* CLI_COMMAND_TABLE_BEGIN */
     {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
-    {"lm", cli_lm, "language models: train, eval, sample, demo"},
+    {"lm", cli_lm, "language models: train, eval, sample, demo, cells"},
+    {"task", cli_task, "long-range tasks: the adding problem and the copy task"},
+    {"gradflow", cli_gradflow, "how far gradients reach back in time (CSV and SVG)"},
+    {"plot", cli_plot, "training curves from metrics files (SVG)"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };

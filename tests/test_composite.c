@@ -339,6 +339,28 @@ static void test_deepest_stack(void **state)
     unlink(path);
 }
 
+/* Steps x batch x width that no size_t could address are refused where
+ * the run is made, not wrapped into a small allocation. */
+static void test_run_too_large(void **state)
+{
+    (void)state;
+    recur_model_config c;
+    recur_model_config_default(&c);
+    c.rnn.cell = RECUR_CELL_RNN_TANH;
+    c.rnn.input_size = 1 << 22;
+    c.rnn.hidden_size = 1;
+    recur_model *m = NULL;
+    recur_error err;
+    assert_int_equal(recur_model_create(&m, &c, 1, &err), RECUR_OK);
+    recur_run *r = NULL;
+    assert_int_equal(recur_run_create(&r, m, 1 << 20, 1 << 20, &err), RECUR_ERR_ARG);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "cannot be addressed"));
+    assert_int_equal(recur_run_create(&r, m, 2, 2, &err), RECUR_OK);
+    recur_run_free(r);
+    recur_model_free(m);
+}
+
 int main(void)
 {
     snprintf(path, sizeof path, "%s/recur_composite_%d.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
@@ -349,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_deepest_stack),
+        cmocka_unit_test(test_run_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

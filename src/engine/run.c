@@ -7,6 +7,8 @@
  * (gather before, scatter after), so it starts at that sequence's last token
  * and the cells only ever run forward in their own time.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,20 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     if (max_T <= 0 || max_B <= 0 || max_T > (1 << 20) || max_B > (1 << 20))
         return recur_error_set(err, RECUR_ERR_ARG, "run: max steps %d and max batch %d must be in 1..%d",
                                max_T, max_B, 1 << 20);
+    {
+        /* the widest per-step array, times steps x batch, must be
+         * addressable: checked here, where the products are formed */
+        const recur_model_config *mc = &m->cfg;
+        double width = (double)m->gates * mc->rnn.hidden_size;
+        width = fmax(width, (double)m->out_width);
+        width = fmax(width, (double)mc->output_size);
+        width = fmax(width, (double)mc->rnn.input_size);
+        double cells = (double)(max_T + 1) * max_B * width * sizeof(recur_real);
+        if (cells > (double)(SIZE_MAX / 4))
+            return recur_error_set(err, RECUR_ERR_ARG,
+                                   "run: %d steps x %d sequences x %.0f values per step cannot be addressed",
+                                   max_T, max_B, width);
+    }
     recur_run *r = recur_alloc(1, sizeof *r);
     if (!r)
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a run");

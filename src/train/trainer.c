@@ -356,6 +356,10 @@ done:
     return st;
 }
 
+/* safetensors' header limit (100 MB) less room for the tensor table and
+ * the trainer's own entries */
+#define TRAINER_MAX_META 90000000u
+
 static recur_status check_config(const recur_trainer_config *c, const recur_task *task, char *msg)
 {
     if (!task || !task->epoch_steps || !task->step || !task->evaluate || !task->unit)
@@ -377,6 +381,18 @@ static recur_status check_config(const recur_trainer_config *c, const recur_task
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: negative limit");
     if (c->resume && c->force)
         return recur_seterr(msg, RECUR_ERR_ARG, "--resume and --force exclude each other");
+    /* Every model file carries the task's metadata in its header, which a
+     * reader accepts up to 100 MB (safetensors' limit): refuse before
+     * training what could never be saved. */
+    size_t meta_bytes = task->extra_config ? strlen(task->extra_config) : 0;
+    for (int i = 0; i < task->n_meta; i++)
+        meta_bytes += strlen(task->meta[i].key) + strlen(task->meta[i].value);
+    if (meta_bytes > TRAINER_MAX_META)
+        return recur_seterr(msg, RECUR_ERR_ARG,
+                            "trainer: the run's metadata (vocabularies, settings) is %zu bytes; a model file's "
+                            "header holds at most %u, so no checkpoint could be written or read (a token or "
+                            "label of absurd length in the data?)",
+                            meta_bytes, (unsigned)TRAINER_MAX_META);
     return RECUR_OK;
 }
 

@@ -1,2 +1,0 @@
-build-nompi/cli/ngram.o: cli/ngram.c include/recur.h
-include/recur.h:

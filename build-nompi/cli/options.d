@@ -1,2 +1,0 @@
-build-nompi/cli/options.o: cli/options.c cli/options.h
-cli/options.h:

@@ -1,2 +1,0 @@
-build-nompi/cli/strbuf.o: cli/strbuf.c cli/strbuf.h
-cli/strbuf.h:

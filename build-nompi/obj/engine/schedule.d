@@ -1,2 +1,0 @@
-build-nompi/obj/engine/schedule.o: src/engine/schedule.c include/recur.h
-include/recur.h:

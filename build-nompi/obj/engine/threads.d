@@ -1,7 +1,0 @@
-build-nompi/obj/engine/threads.o: src/engine/threads.c \
- /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h \
- /usr/include/x86_64-linux-gnu/openblas-pthread/openblas_config.h \
- src/engine/threads.h
-/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h:
-/usr/include/x86_64-linux-gnu/openblas-pthread/openblas_config.h:
-src/engine/threads.h:
