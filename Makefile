@@ -150,7 +150,7 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 # Like the rule above it links only the sources it needs.
 FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,io/checkpoint.c io/safetensors.c io/atomic_file.c \
                  $(addprefix engine/,model.c run.c cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c \
-                 schedule.c blas.c gemm_avx512.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
+                 schedule.c blas.c gemm_avx512.c gemm_bf16.c gemm_bf16_pass.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
                  base/errors.c base/alloc.c base/rng.c base/version.c)
 fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
 $(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*/*.h) include/recur.h

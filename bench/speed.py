@@ -4,6 +4,7 @@
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
            [--text PTB_TEST] [--lines N] [--sentence-batch 64]
+           [--precisions fp32[,bf16][,int8]] [--torch-bf16]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
 python3-torch, imported only by bench/speed_torch.py.)
 
@@ -43,6 +44,15 @@ lines side by side, and by bench/score_sentences_torch.py batched the same
 way (sorted by length, padded, the decoder on real positions only) under
 PyTorch's thread settings as above, the fastest kept.  The table gives
 sentences per second (median over rounds) and the ratios.
+
+--precisions adds columns for recur at other precisions, run in the same
+rounds: bf16 = training and scoring with bfloat16 products
+(recur_model_set_precision; AMX or AVX512-BF16), generation with bfloat16
+weights in the stepper; int8 = generation with int8 weights (one scale per
+output row); "-" where a precision does not apply.  Each gets its tokens per
+second and its ratios to recur fp32 (x32) and to PyTorch's best (xT).
+--torch-bf16 adds PyTorch under torch.autocast("cpu", torch.bfloat16)
+(oneDNN's bfloat16 products) at its intra-op thread count = threads.
 
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
@@ -177,7 +187,13 @@ def main():
     ap.add_argument("--text", default="")
     ap.add_argument("--lines", type=int, default=0)
     ap.add_argument("--sentence-batch", type=int, default=64)
+    ap.add_argument("--precisions", default="fp32")
+    ap.add_argument("--torch-bf16", action="store_true")
     a = ap.parse_args()
+    extra_prec = [p for p in a.precisions.split(",") if p != "fp32"]
+    for p in extra_prec:
+        if p not in ("bf16", "int8"):
+            sys.exit("bench/speed.py: --precisions: fp32, bf16 or int8, not %s" % p)
     if not os.access(RECUR, os.X_OK) or not os.access(RECUR_SENT, os.X_OK):
         sys.exit("bench/speed.py: %s or %s missing: run `make` first" % (RECUR, RECUR_SENT))
     configs = CONFIGS if a.configs == "all" else [c for c in CONFIGS if c[0] in a.configs.split(",")]
@@ -206,6 +222,10 @@ def main():
     hdr = "%-17s %3s %11s %11s %6s %8s %8s %8s %8s  %s" % (
         "configuration", "thr", "recur tok/s", "torch tok/s", "ratio", "recur GF", "torch GF",
         "recur MiB", "torch MiB", "torch setting")
+    for p in extra_prec:
+        hdr += "  %9s %5s %5s" % ("recur " + p, "x32", "xT")
+    if a.torch_bf16:
+        hdr += "  %10s" % "torch bf16"
     for spec in a.envs.split(","):
         print("\n== %s" % env_label(spec))
         if sentences:
@@ -223,9 +243,21 @@ def main():
                                 ("torch %d" % threads, threads, {}),
                                 ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
                 ours, theirs = [], {s[0]: [] for s in settings}
+                applies = {p: p == "bf16" or c[0] == "generate" for p in extra_prec}
+                other = {p: [] for p in extra_prec}
+                autocast = []
                 for _ in range(a.rounds):
                     ours.append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
+                    for p in extra_prec:
+                        if applies[p]:
+                            other[p].append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads),
+                                                                                 "--precision", p],
+                                                make_env(spec, threads, {})))
+                    if a.torch_bf16:
+                        autocast.append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                                            ["--torch-threads", str(threads), "--autocast", "1"],
+                                            make_env(spec, threads, {})))
                     for label, tt, extra in settings:
                         theirs[label].append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
@@ -238,9 +270,17 @@ def main():
                         best, ts = label, v
                 rm = max(r["peak_mib"] for r in ours)
                 tm = max(r["peak_mib"] for r in theirs[best])
-                print("%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %s" % (
-                    name, threads, rs, ts, rs / ts, rs * fl_recur / 1e9, ts * fl / 1e9, rm, tm, best),
-                    flush=True)
+                line = "%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %-17s" % (
+                    name, threads, rs, ts, rs / ts, rs * fl_recur / 1e9, ts * fl / 1e9, rm, tm, best)
+                for p in extra_prec:
+                    if applies[p]:
+                        v = statistics.median(r["tok_s"] for r in other[p])
+                        line += "  %9.0f %5.2f %5.2f" % (v, v / rs, v / ts)
+                    else:
+                        line += "  %9s %5s %5s" % ("-", "-", "-")
+                if a.torch_bf16:
+                    line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
+                print(line.rstrip(), flush=True)
     if text and a.lines > 0:
         os.unlink(text)
     if not configs:

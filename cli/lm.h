@@ -44,6 +44,7 @@ typedef struct lm_gen_opts {
     uint64_t seed;
     const char *stop;  /* NULL or "" for none */
     long long beam;    /* 0: sample */
+    recur_precision weights; /* the stepper's (sampling); beam search: FP32 or BF16 products */
 } lm_gen_opts;
 
 /* Generates text after the prime and writes prime and continuation to out

@@ -239,6 +239,30 @@ RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 /* Uniform double in [0, 1) from the model's generator. */
 RECUR_API double recur_model_uniform(recur_model *m);
 
+/* Precision of the matrix products.  RECUR_PRECISION_BF16 (training and
+ * scoring): recur_forward and recur_backward multiply in bfloat16 with
+ * float32 sums (AMX tiles or AVX512-BF16 where the CPU has them, else a
+ * portable path with the same rounding); weights, gradients, optimiser state
+ * and all element-wise work stay float32, and the weights are rounded and
+ * packed once per forward pass (once per optimiser step).  Float builds
+ * only.  RECUR_PRECISION_INT8 is for a stepper's weights
+ * (recur_stepper_set_weights), not for a model's products. */
+typedef enum {
+    RECUR_PRECISION_FP32 = 0,
+    RECUR_PRECISION_BF16 = 1,
+    RECUR_PRECISION_INT8 = 2
+} recur_precision;
+/* RECUR_ERR_ARG for INT8, or BF16 in the double build.  A composite's
+ * sub-models follow it. */
+RECUR_API recur_status recur_model_set_precision(recur_model *m, recur_precision p);
+RECUR_API recur_precision recur_model_precision(const recur_model *m);
+/* "fp32", "bf16", "int8"; parse: RECUR_ERR_ARG for anything else. */
+RECUR_API const char *recur_precision_name(recur_precision p);
+RECUR_API recur_status recur_precision_parse(const char *s, recur_precision *out);
+/* The kernel bfloat16 products run on here: "amx", "avx512bf16" or
+ * "portable" (RECUR_BF16=portable|avx512bf16 in the environment lowers it). */
+RECUR_API const char *recur_bf16_kernel(void);
+
 /* ------------------------------------------------------------------------ */
 /* Composite models: a task's further tensors in the same buffer             */
 
@@ -368,6 +392,15 @@ RECUR_API const recur_real *recur_stepper_logits(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_outputs(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_h(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_c(const recur_stepper *s);
+/* The weights the stepper multiplies with: FP32 (the model's, the default),
+ * BF16 (each rounded to bfloat16) or INT8 (one scale per output row: max
+ * |row| / 127); a copy made now from the model's weights, at a half or a
+ * quarter of their bytes, which a batch-1 step is bound by.  The sums and
+ * the state stay float32, and layer 0's input table of a character model
+ * stays float32.  Float builds only (RECUR_ERR_ARG in the double build).
+ * Call again after the model's weights change. */
+RECUR_API recur_status recur_stepper_set_weights(recur_stepper *s, recur_precision p);
+RECUR_API recur_precision recur_stepper_weights(const recur_stepper *s);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */

@@ -192,6 +192,7 @@ typedef struct recur_trainer_config {
     FILE *log;           /* progress and messages; NULL: stderr */
     int64_t log_every;   /* steps between log lines and metrics rows, 0: ten per epoch */
     const volatile sig_atomic_t *stop_flag; /* non-zero: stop at the next step */
+    recur_precision precision; /* the model's products (recur_model_set_precision): FP32 or BF16 */
 } recur_trainer_config;
 
 RECUR_API void recur_trainer_config_default(recur_trainer_config *cfg);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "gemm_bf16.h"
 #include "threads.h"
 
 void recur_model_config_default(recur_model_config *cfg)
@@ -459,3 +460,40 @@ recur_status recur_model_set_forget_bias(recur_model *m, double value)
         }
     return RECUR_OK;
 }
+
+recur_status recur_model_set_precision(recur_model *m, recur_precision p)
+{
+    if (p != RECUR_PRECISION_FP32 && p != RECUR_PRECISION_BF16)
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "precision: a model's products run in fp32 or bf16, not %s",
+                            recur_precision_name(p));
+#ifdef RECUR_DOUBLE
+    if (p != RECUR_PRECISION_FP32)
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "precision: bf16 products need the float build");
+#endif
+    m->precision = p;
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->parts[i].view)
+            m->parts[i].view->precision = p;
+    return RECUR_OK;
+}
+
+recur_precision recur_model_precision(const recur_model *m) { return m->precision; }
+
+const char *recur_precision_name(recur_precision p)
+{
+    return p == RECUR_PRECISION_FP32 ? "fp32" : p == RECUR_PRECISION_BF16 ? "bf16" : p == RECUR_PRECISION_INT8 ? "int8"
+                                                                                                            : "unknown";
+}
+
+recur_status recur_precision_parse(const char *s, recur_precision *out)
+{
+    static const recur_precision all[] = {RECUR_PRECISION_FP32, RECUR_PRECISION_BF16, RECUR_PRECISION_INT8};
+    for (size_t i = 0; s && i < sizeof all / sizeof *all; i++)
+        if (!strcmp(s, recur_precision_name(all[i]))) {
+            *out = all[i];
+            return RECUR_OK;
+        }
+    return RECUR_ERR_ARG;
+}
+
+const char *recur_bf16_kernel(void) { return bf16_kernel_name(bf16_kernel_best()); }

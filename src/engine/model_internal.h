@@ -72,6 +72,7 @@ struct recur_model {
     model_part *parts;     /* a composite's parts (n_parts of them) */
     int n_parts;
     int is_view;           /* a sub-model: its buffers belong to the composite */
+    recur_precision precision; /* of the products of its runs */
 };
 
 recur_status recur_model_config_check(const recur_model_config *cfg, char *msg);

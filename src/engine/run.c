@@ -16,6 +16,7 @@
 #include "cell.h"
 #include "dropout.h"
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "simd.h"
 #include "threads.h"
 
@@ -47,6 +48,8 @@ struct recur_run {
     int share_first, share_total; /* the batch is streams [first, first + B) of share_total; 0: all */
     int64_t count;
     double loss;
+    bf16_products bf16; /* the weights packed for a pass in bfloat16 */
+    int bf16_pass;      /* the last forward ran in bfloat16: its backward does too */
 };
 
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -218,6 +221,7 @@ void recur_run_free(recur_run *r)
                     r->in_table[0], r->in_table[1], r->tok_rev};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         run_free(rest[i]);
+    bf16_products_free(&r->bf16);
     recur_free(r);
 }
 
@@ -538,7 +542,7 @@ static void run_directions(recur_run *r, par_fn fn, dir_job *j)
         fn(j, 0, 1);
 }
 
-recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
+static recur_status forward_pass(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
 {
     recur_model *m = r->m;
     const recur_model_config *c = &m->cfg;
@@ -608,8 +612,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     return RECUR_OK;
 }
 
-recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs,
-                            const recur_real *d_hn, const recur_real *d_cn)
+static recur_status backward_pass(recur_run *r, double loss_scale, const recur_real *d_outputs,
+                                  const recur_real *d_hn, const recur_real *d_cn)
 {
     recur_model *m = r->m;
     const recur_model_config *c = &m->cfg;
@@ -684,4 +688,90 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
         memcpy(r->d_inputs, r->din, TB * in0 * sizeof(recur_real));
     }
     return RECUR_OK;
+}
+
+/* ---- passes in bfloat16 (recur_model_set_precision) ---- */
+
+#ifndef RECUR_DOUBLE
+/* Rounds and packs every weight matrix the pass multiplies, in each form its
+ * products read (gemm_bf16.h): W_ih^T, each gate's rows of W_hh^T (a
+ * thread's unit range starts a panel), W_hr^T, the decoder's W^T; for the
+ * backward also W_ih, W_hh, W_hr and the decoder's W themselves. */
+static int pack_bf16(recur_run *r, int training)
+{
+    const recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    const int H = c->rnn.hidden_size, R = m->state, G = m->gates * H, DR = m->out_width, O = c->output_size;
+    const int proj = c->rnn.proj_size > 0;
+    bf16_products *b = &r->bf16;
+    const float *P = m->params;
+    int ok = 1;
+    bf16_products_reset(b);
+    for (int l = 0; l < c->rnn.num_layers; l++)
+        for (int d = 0; d < m->dirs; d++) {
+            const cell_params *p = &m->cells[l][d];
+            ok = ok && bf16_products_add(b, 1, p->in, G, P + p->w_ih, p->in);
+            for (int q = 0; q < m->gates; q++)
+                ok = ok && bf16_products_add(b, 1, R, H, P + p->w_hh + (size_t)q * H * R, R);
+            if (proj)
+                ok = ok && bf16_products_add(b, 1, H, R, P + p->w_hr, H);
+            if (training) {
+                ok = ok && bf16_products_add(b, 0, G, p->in, P + p->w_ih, p->in);
+                ok = ok && bf16_products_add(b, 0, G, R, P + p->w_hh, R);
+                if (proj)
+                    ok = ok && bf16_products_add(b, 0, R, H, P + p->w_hr, H);
+            }
+        }
+    if (O > 0) {
+        ok = ok && bf16_products_add(b, 1, DR, O, P + m->dec_w, DR);
+        if (training)
+            ok = ok && bf16_products_add(b, 0, O, DR, P + m->dec_w, DR);
+    }
+    return ok;
+}
+
+/* The float kernel's packed W_hh off (the products go through recur_gemm)
+ * or back on. */
+static void float_packing(recur_run *r, int on)
+{
+    for (int l = 0; l < r->m->cfg.rnn.num_layers; l++)
+        for (int d = 0; d < 2; d++)
+            r->dirs[l][d].wpack = on ? r->wpack[d] : NULL;
+}
+#endif
+
+recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
+{
+    r->bf16_pass = 0;
+#ifndef RECUR_DOUBLE
+    if (r->m->precision == RECUR_PRECISION_BF16) {
+        r->ready = 0;
+        if (!pack_bf16(r, training))
+            return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "forward: out of memory for the bfloat16 weights");
+        void *was = par_set_context(&r->bf16);
+        float_packing(r, 0);
+        recur_status st = forward_pass(r, bt, training, loss, count);
+        float_packing(r, 1);
+        par_set_context(was);
+        r->bf16_pass = 1;
+        return st;
+    }
+#endif
+    return forward_pass(r, bt, training, loss, count);
+}
+
+recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs, const recur_real *d_hn,
+                            const recur_real *d_cn)
+{
+#ifndef RECUR_DOUBLE
+    if (r->bf16_pass && r->ready) {
+        void *was = par_set_context(&r->bf16);
+        float_packing(r, 0);
+        recur_status st = backward_pass(r, loss_scale, d_outputs, d_hn, d_cn);
+        float_packing(r, 1);
+        par_set_context(was);
+        return st;
+    }
+#endif
+    return backward_pass(r, loss_scale, d_outputs, d_hn, d_cn);
 }

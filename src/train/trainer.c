@@ -367,6 +367,9 @@ static recur_status check_config(const recur_trainer_config *c, const recur_task
                             "trainer: the task needs epoch_steps, step, evaluate and a unit");
     if (!c->out_dir || !*c->out_dir)
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: no run folder (out_dir)");
+    if (c->precision != RECUR_PRECISION_FP32 && c->precision != RECUR_PRECISION_BF16)
+        return recur_seterr(msg, RECUR_ERR_ARG, "trainer: precision %s: fp32 or bf16",
+                            recur_precision_name(c->precision));
     if (c->epochs < 1)
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: epochs %lld: at least 1",
                             (long long)c->epochs);
@@ -465,6 +468,11 @@ recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const rec
     t->cfg = *cfg;
     t->task = *task;
     t->m = m;
+    if ((st = recur_model_set_precision(m, cfg->precision)) != RECUR_OK) {
+        recur_error_set(err, st, "%s", recur_model_errmsg(m));
+        free(t);
+        return st;
+    }
     t->lock_fd = -1;
     snprintf(t->out_dir, sizeof t->out_dir, "%s", cfg->out_dir);
     t->cfg.out_dir = t->out_dir;
