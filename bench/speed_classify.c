@@ -151,7 +151,7 @@ int main(int argc, char **argv)
         die("vocab", err.msg);
     recur_meta_entry meta[2] = {{"recur.vocab", vj}, {"recur.labels", labels}};
     recur_classifier *cl;
-    if (recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2) || recur_classifier_open(&cl, path, 64, &err))
+    if (recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2, &err) || recur_classifier_open(&cl, path, 64, &err))
         die("classifier", err.msg);
     unlink(path);
     rmdir(dir);

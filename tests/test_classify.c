@@ -230,7 +230,7 @@ static void test_classifier_file(void **s)
     char word[WORDS][16];
     for (int i = 0; i < WORDS; i++) {
         snprintf(word[i], sizeof word[i], "w%d", i);
-        recur_vocab_add(v, word[i], strlen(word[i]), WORDS - i);
+        assert_int_equal(recur_vocab_add(v, word[i], strlen(word[i]), WORDS - i, NULL), RECUR_OK);
     }
     assert_int_equal(recur_vocab_finish(v, 0, 1, &err), RECUR_OK);
     recur_cls_model_config c;
@@ -263,7 +263,7 @@ static void test_classifier_file(void **s)
     rc.lower = 1;
     char *extra = recur_cls_extra_config(RECUR_POOL_ATTENTION, &rc);
     recur_meta_entry meta[2] = {{"recur.vocab", vj}, {"recur.labels", "[\"a\",\"b\",\"c\"]"}};
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2, &err), RECUR_OK);
 
     recur_classifier *cl;
     assert_int_equal(recur_classifier_open(&cl, path, NS, &err), RECUR_OK);
@@ -361,7 +361,7 @@ static void test_classifier_file(void **s)
     lc.rnn.hidden_size = 4;
     recur_model *lm;
     assert_int_equal(recur_model_create(&lm, &lc, 1, &err), RECUR_OK);
-    assert_int_equal(recur_checkpoint_save(lm, NULL, NULL, path, "{\"task\":\"lm\",\"level\":\"word\"}", NULL, 0),
+    assert_int_equal(recur_checkpoint_save(lm, NULL, NULL, path, "{\"task\":\"lm\",\"level\":\"word\"}", NULL, 0, &err),
                      RECUR_OK);
     assert_int_not_equal(recur_classifier_open(&cl, path, 1, &err), RECUR_OK);
     assert_non_null(strstr(err.msg, "'lm'"));

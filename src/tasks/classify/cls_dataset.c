@@ -139,7 +139,7 @@ recur_status recur_cls_dataset_vocab(const recur_cls_dataset *d, int64_t min_cou
     /* each token of the corpus once (a phrase's words are its sentence's) */
     for (size_t i = 0; i < d->c.n_tok; i++) {
         const char *w = d->c.arena + d->c.tok[i];
-        if (recur_vocab_add(v, w, strlen(w), 1) < 0) {
+        if (recur_vocab_add(v, w, strlen(w), 1, NULL) != RECUR_OK) {
             recur_vocab_free(v);
             return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
         }
