@@ -145,9 +145,9 @@ static int cmd_predict(int argc, char **argv)
     if (recur_classifier_open(&c, pos[0], B, &err))
         return fail(CMD, "%s", err.msg);
     if (explain && recur_classifier_pool(c) != RECUR_POOL_ATTENTION) {
+        const char *pool = recur_cls_pool_name(recur_classifier_pool(c)); /* a constant string */
         recur_classifier_free(c);
-        return fail(CMD, "--explain needs a model with attention pooling (this one pools by %s)",
-                    recur_cls_pool_name(recur_classifier_pool(c)));
+        return fail(CMD, "--explain needs a model with attention pooling (this one pools by %s)", pool);
     }
     FILE *in = from_stdin ? stdin : fopen(path, "rb");
     if (!in) {
