@@ -1,8 +1,9 @@
 /*
- * chunks.c - where chunks start and end, by the rules of the CoNLL
- * `conlleval` script (reimplemented from its documented behaviour), shared by
- * the scorer and the scheme conversions so that both read a tag sequence
- * the same way.
+ * chunks.c - where chunks start and end in a tag sequence of any of the
+ * schemes (IOB1, IOB2, IOBES), for the scheme conversions: conlleval's
+ * rules where they agree with the schemes (all of IOB1 and IOB2), and the
+ * IOBES rules it lacks (S- is a whole chunk; B- always starts one; nothing
+ * continues after E-).
  *
  * A tag "P-TYPE" splits at its first '-' into prefix P and type TYPE; a tag
  * without '-' is all prefix with the empty type.  Prefixes B I E S O, and

@@ -6,6 +6,13 @@
  * Sentence breaks and "-X-" lines are out of every chunk and are not
  * tokens; every other line is a token of the token accuracy.  Percentages,
  * the report's layout and the order of types (byte order) are the script's.
+ *
+ * The rules are those of conlleval version 2004-01-26, including where it
+ * reads IOBES oddly: it knows no S- prefix (S-PER S-PER is one chunk to it)
+ * and a B- right after an E- of the same type does not start a chunk.  For
+ * IOB1 and IOB2 files they are the scheme's own rules; the trainer scores
+ * IOBES tags after converting them to IOB2, so its figures hold for every
+ * scheme.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +20,32 @@
 
 #include "base/internal.h"
 #include "tasks/tag/tag_internal.h"
+
+static int is(const char *p, const char *s) { return strcmp(p, s) == 0; }
+
+/* conlleval's endOfChunk: between the previous tag and this one */
+static int ends(const char *prev, const char *prev_type, const char *cur, const char *cur_type)
+{
+    if ((is(prev, "B") || is(prev, "I")) && (is(cur, "B") || is(cur, "O")))
+        return 1;
+    if (is(prev, "E") && (is(cur, "E") || is(cur, "I") || is(cur, "O")))
+        return 1;
+    if (!is(prev, "O") && !is(prev, ".") && strcmp(prev_type, cur_type) != 0)
+        return 1;
+    return is(prev, "]") || is(prev, "[");
+}
+
+/* conlleval's startOfChunk */
+static int starts(const char *prev, const char *prev_type, const char *cur, const char *cur_type)
+{
+    if (is(cur, "B") && (is(prev, "B") || is(prev, "I") || is(prev, "O")))
+        return 1;
+    if ((is(prev, "O") || is(prev, "E")) && (is(cur, "I") || is(cur, "E")))
+        return 1;
+    if (!is(cur, "O") && !is(cur, ".") && strcmp(prev_type, cur_type) != 0)
+        return 1;
+    return is(cur, "[") || is(cur, "]");
+}
 
 typedef struct type_count {
     char name[RECUR_TAG_MAX];
@@ -76,10 +109,10 @@ recur_status recur_conlleval_add(recur_conlleval *e, const char *word, const cha
     }
     if (tag_split(gold, gp, gt) || tag_split(guess, pp, pt))
         return RECUR_ERR_ARG;
-    int gold_end = chunk_ends(e->last_gold, e->last_gold_type, gp, gt);
-    int guess_end = chunk_ends(e->last_guess, e->last_guess_type, pp, pt);
-    int gold_start = chunk_starts(e->last_gold, e->last_gold_type, gp, gt);
-    int guess_start = chunk_starts(e->last_guess, e->last_guess_type, pp, pt);
+    int gold_end = ends(e->last_gold, e->last_gold_type, gp, gt);
+    int guess_end = ends(e->last_guess, e->last_guess_type, pp, pt);
+    int gold_start = starts(e->last_gold, e->last_gold_type, gp, gt);
+    int guess_start = starts(e->last_guess, e->last_guess_type, pp, pt);
     type_count *tg = gold_start ? find_type(e, gt) : NULL;
     type_count *tp = guess_start ? find_type(e, pt) : NULL;
     type_count *tl = e->in_correct && gold_end && guess_end ? find_type(e, e->last_gold_type) : NULL;
@@ -170,7 +203,7 @@ char *recur_conlleval_report(const recur_conlleval *e)
 {
     recur_conlleval_result r;
     recur_conlleval_result_get(e, &r);
-    size_t cap = 256 + (size_t)e->n_types * (RECUR_TAG_MAX + 128), n = 0;
+    size_t cap = 256 + (size_t)e->n_types * 2 * (RECUR_TAG_MAX + 128), n = 0;
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
@@ -185,9 +218,16 @@ char *recur_conlleval_report(const recur_conlleval *e)
     for (int i = 0; i < e->n_types; i++) {
         recur_chunk_score s;
         recur_conlleval_type(e, i, &s);
-        n += (size_t)snprintf(buf + n, cap - n,
-                              "%17s: precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f  %lld\n", s.type,
-                              s.precision, s.recall, s.f1, (long long)s.guessed);
+        /* the script drops repeats of a type in its sorted list of gold and
+         * guessed types unless the name is false to Perl ("" or "0"): such a
+         * type gets a row from each list that holds it */
+        int rows = 1;
+        if (!strcmp(s.type, "") || !strcmp(s.type, "0"))
+            rows = (s.gold > 0) + (s.guessed > 0);
+        for (int k = 0; k < rows; k++)
+            n += (size_t)snprintf(buf + n, cap - n,
+                                  "%17s: precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f  %lld\n",
+                                  s.type, s.precision, s.recall, s.f1, (long long)s.guessed);
     }
     return buf;
 }

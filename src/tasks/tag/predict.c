@@ -57,6 +57,13 @@ recur_status tag_labels_to_tags(const tag_vocabs *v, const int32_t *labels, int 
     return st;
 }
 
+/* Pointers to the rows of a tag array. */
+static void rows(char (*tags)[RECUR_TAG_MAX], int n, const char **p)
+{
+    for (int t = 0; t < n; t++)
+        p[t] = tags[t];
+}
+
 recur_status tag_score(const tag_vocabs *v, const recur_tag_corpus *c, const int32_t *pred,
                        recur_conlleval *e, recur_error *err)
 {
@@ -64,21 +71,34 @@ recur_status tag_score(const tag_vocabs *v, const recur_tag_corpus *c, const int
     for (int64_t s = 0; s < c->n_sent; s++)
         if (c->sent_off[s + 1] - c->sent_off[s] > max_len)
             max_len = c->sent_off[s + 1] - c->sent_off[s];
+    /* conlleval misreads IOBES (no S-): such tags are scored as IOB2, the same chunks */
+    const int to_iob2 = c->scheme == RECUR_TAGS_IOBES || v->scheme == RECUR_TAGS_IOBES;
     char (*tags)[RECUR_TAG_MAX] = malloc((size_t)max_len * sizeof *tags + 1);
-    if (!tags)
-        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+    char (*gold)[RECUR_TAG_MAX] = malloc((size_t)max_len * sizeof *gold + 1);
+    const char **ptr = malloc((size_t)max_len * sizeof *ptr + 1);
     recur_status st = RECUR_OK;
+    if (!tags || !gold || !ptr)
+        st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     for (int64_t s = 0; s < c->n_sent && st == RECUR_OK; s++) {
         int64_t o = c->sent_off[s];
         int len = (int)(c->sent_off[s + 1] - o);
         if ((st = tag_labels_to_tags(v, pred + o, len, tags, err)))
             break;
+        if (to_iob2) {
+            rows(tags, len, ptr);
+            if ((st = recur_tags_convert(ptr, len, v->scheme, RECUR_TAGS_IOB2, tags, err)) ||
+                (st = recur_tags_convert(c->tags + o, len, c->scheme, RECUR_TAGS_IOB2, gold, err)))
+                break;
+        }
         for (int t = 0; t < len && st == RECUR_OK; t++)
-            if (recur_conlleval_add(e, c->words[o + t], c->tags[o + t], tags[t]) != RECUR_OK)
+            if (recur_conlleval_add(e, c->words[o + t], to_iob2 ? gold[t] : c->tags[o + t], tags[t]) !=
+                RECUR_OK)
                 st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
         if (st == RECUR_OK && recur_conlleval_add(e, NULL, NULL, NULL) != RECUR_OK)
             st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     }
     free(tags);
+    free(gold);
+    free(ptr);
     return st;
 }
