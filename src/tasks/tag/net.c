@@ -139,7 +139,7 @@ void tag_net_free(tag_net *n)
     } while (0)
 
 /* Buffers and runs for T x B words and cT x cB characters. */
-static int reserve(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
+static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
 {
     size_t tb = (size_t)T * B;
     if (tb > n->cap_tb) {
@@ -197,6 +197,23 @@ static int reserve(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
     return 0;
 }
 
+recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_error *err)
+{
+    int T = 1, cT = 1;
+    for (int64_t s = 0; s < d->n_sent; s++)
+        if (d->sent_off[s + 1] - d->sent_off[s] > T)
+            T = (int)(d->sent_off[s + 1] - d->sent_off[s]);
+    for (int64_t i = 0; i < d->n_tok; i++)
+        if (d->char_off[i + 1] - d->char_off[i] > cT)
+            cT = (int)(d->char_off[i + 1] - d->char_off[i]);
+    int64_t B = batch < d->n_sent ? batch : d->n_sent;
+    /* the words of the B longest sentences at most */
+    int rc = reserve_(n, T, (int)B, cT, (int)(B * T), err);
+    if (rc == -1)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+    return rc ? err->status : RECUR_OK;
+}
+
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,
                              uint64_t key, char *msg)
 {
@@ -212,7 +229,7 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
                 cT = (int)(d->char_off[i + 1] - d->char_off[i]);
     }
     recur_error err = {0};
-    int rc = reserve(n, T, B, cT, cB, &err);
+    int rc = reserve_(n, T, B, cT, cB, &err);
     if (rc)
         return recur_seterr(msg, rc == -1 ? RECUR_ERR_NOMEM : err.status, "%s",
                             rc == -1 ? "out of memory" : err.msg);

@@ -127,6 +127,9 @@ typedef struct tag_net {
 recur_status tag_net_init(tag_net *n, recur_model *m, const tag_vocabs *v, double dropout,
                           recur_error *err);
 void tag_net_free(tag_net *n);
+/* Sizes the buffers and runs for batches of up to `batch` sentences of d
+ * at once (else they grow as batches need, recreating the runs). */
+recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_error *err);
 /* Forward over sentences sents[0..B) of d: emissions (T, B, K).  key seeds
  * the task's dropout masks (training only). */
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,

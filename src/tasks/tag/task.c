@@ -328,7 +328,9 @@ static recur_status prepare(recur_tag_task *t, const recur_tagger_config *c,
     for (int32_t w = 1; w < recur_vocab_size(t->v.words); w++)
         t->singleton[w] = count[w] == 1;
     free(count);
-    if ((st = tag_net_init(&t->net, t->m, &t->v, c->dropout, err)))
+    if ((st = tag_net_init(&t->net, t->m, &t->v, c->dropout, err)) ||
+        (st = tag_net_reserve(&t->net, &t->train, batch, err)) ||
+        (st = tag_net_reserve(&t->net, &t->dev, 64, err)))
         return st;
     t->meta_text[0] = tag_vocab_json(t->v.words);
     t->meta_text[1] = tag_vocab_json(t->v.chars);
