@@ -11,8 +11,6 @@
  *              embedding, both stacks, hidden2tag, the CRF's transitions,
  *              start and end) by central finite differences (1e-6), for
  *              the CRF and the softmax output.
- *  file        a trained model written by the trainer loads as a tagger
- *              that tags as the network does.
  */
 #include <setjmp.h>
 #include <stdarg.h>

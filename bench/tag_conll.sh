@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench/tag_conll.sh - BiLSTM(-CRF) taggers on CoNLL-2003 (dev eng.testa,
+# test eng.testb), no pretrained embeddings, and three tables:
+#   NER     the entity tagger (column 4, IOB1): character BiLSTM 25+25,
+#           word embedding 100, capitalisation embedding 10, BiLSTM 100+100,
+#           dropout 0.5, CRF, SGD lr 0.015 momentum 0.9 decayed by 0.95 an
+#           epoch, clip 5, batch 10 (`recur tag train` defaults) over SEEDS
+#           seeds: test F1 of each and mean +- spread (half the range), next
+#           to the published figures with random embeddings.
+#   POS     the same tagger on column 2: test accuracy.
+#   ablation  softmax vs CRF, with and without the character BiLSTM (seed 1).
+# Each row gives its training time on this machine and its epochs (a run
+# stops at --epochs 50, early stopping after 10 epochs without a better
+# dev F1, or TIME_LIMIT).  A run whose OUT/NAME/train.out holds final scores
+# is reused, so the script can be re-run to print the tables.
+#
+# usage: bench/tag_conll.sh [--quick] [ner|pos|ablation ...]
+#   env: DATA=conll2003 folder, RECUR=binary, OUT=folder (default
+#   bench-out/tag_conll), THREADS=n (1), SEEDS=n (3), TIME_LIMIT (45m).
+#   --quick: 1,500 training sentences, 2 epochs (a check of the script).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${DATA:-$root/../shared/data/conll2003}
+recur=${RECUR:-$root/build/recur}
+out=${OUT:-$root/bench-out/tag_conll}
+threads=${THREADS:-1}
+seeds=${SEEDS:-3}
+limit=${TIME_LIMIT:-45m}
+quick=0
+parts=()
+for arg in "$@"; do
+    case $arg in
+        --quick) quick=1 ;;
+        ner|pos|ablation) parts+=("$arg") ;;
+        *) echo "usage: $0 [--quick] [ner|pos|ablation ...]" >&2; exit 2 ;;
+    esac
+done
+[ ${#parts[@]} -gt 0 ] || parts=(ner pos ablation)
+[ -f "$data/eng.train" ] || { echo "$0: no $data/eng.train (set DATA)" >&2; exit 1; }
+[ -x "$recur" ] || { echo "$0: $recur missing: run make" >&2; exit 1; }
+mkdir -p "$out"
+train=$data/eng.train dev=$data/eng.testa test=$data/eng.testb
+extra=()
+if [ $quick = 1 ]; then
+    awk 'BEGIN{n=0} {print} /^$/{if(++n>=1500) exit}' "$train" > "$out/train.quick"
+    train=$out/train.quick
+    extra=(--epochs 2)
+    out=$out/quick
+    mkdir -p "$out"
+fi
+
+# run NAME ARGS...: trains into OUT/NAME unless its train.out has scores
+run() {
+    local name=$1
+    shift
+    if grep -q "^test " "$out/$name/train.out" 2> /dev/null; then return 0; fi
+    mkdir -p "$out/$name"
+    nice -n 5 "$recur" tag train "$train" "$dev" "$test" --out "$out/$name/run" --force \
+        --progress log --log-every 100000 --threads "$threads" --time-limit "$limit" "$@" "${extra[@]}" \
+        > "$out/$name/train.out" 2> "$out/$name/train.log"
+}
+# field NAME WHAT: a figure of a run's final scores
+field() {
+    local f=$out/$1/train.out
+    case $2 in
+        devf1) sed -n 's/^dev   F1 \([0-9.]*\).*/\1/p' "$f" ;;
+        testf1) sed -n 's/^test  F1 \([0-9.]*\).*/\1/p' "$f" ;;
+        devacc) sed -n 's/^dev .*accuracy \([0-9.]*\)%.*/\1/p' "$f" ;;
+        testacc) sed -n 's/^test .*accuracy \([0-9.]*\)%.*/\1/p' "$f" ;;
+        minutes) sed -n 's/^time  \([0-9.]*\) s.*/\1/p' "$f" | awk '{printf "%.1f", $1 / 60}' ;;
+        epochs) grep -c '"type":"epoch"' "$out/$1/run/metrics.jsonl" ;;
+    esac
+}
+row() { printf '%-34s %7s %8s %8s %8s\n' "$@"; }
+
+for part in "${parts[@]}"; do
+    case $part in
+    ner)
+        for s in $(seq 1 "$seeds"); do run "ner-crf-chars-s$s" --tag-column 4 --seed "$s"; done
+        echo
+        row "NER (CoNLL-2003 eng.testb)" epochs minutes "dev F1" "test F1"
+        list=()
+        for s in $(seq 1 "$seeds"); do
+            n=ner-crf-chars-s$s
+            row "recur BiLSTM-CRF+chars+caps, seed $s" "$(field $n epochs)" "$(field $n minutes)" \
+                "$(field $n devf1)" "$(field $n testf1)"
+            list+=("$(field $n testf1)")
+        done
+        printf '%s\n' "${list[@]}" | awk '{s += $1; if (NR == 1 || $1 < lo) lo = $1; if (NR == 1 || $1 > hi) hi = $1}
+            END {printf "%-34s %7s %8s %8s %8s\n", "recur, mean +- spread (" NR " seeds)", "", "", "",
+                 sprintf("%.2f+-%.2f", s / NR, (hi - lo) / 2)}'
+        row "Ma & Hovy 2016 (random emb.)" - - - 80.76
+        row "Collobert et al. 2011 (random)" - - - 81.47
+        row "Lample et al. 2016 (random, chars)" - - - 83.63
+        row "Huang et al. 2015 (spelling feats)" - - - 84.26
+        ;;
+    pos)
+        run pos-crf-chars-s1 --tag-column 2 --seed 1
+        echo
+        row "POS (CoNLL-2003 column 2)" epochs minutes "dev acc" "test acc"
+        row "recur BiLSTM-CRF+chars+caps" "$(field pos-crf-chars-s1 epochs)" "$(field pos-crf-chars-s1 minutes)" \
+            "$(field pos-crf-chars-s1 devacc)" "$(field pos-crf-chars-s1 testacc)"
+        ;;
+    ablation)
+        run ner-crf-chars-s1 --tag-column 4 --seed 1
+        run ner-softmax-chars-s1 --tag-column 4 --seed 1 --output softmax
+        run ner-crf-nochars-s1 --tag-column 4 --seed 1 --char-hidden 0
+        run ner-softmax-nochars-s1 --tag-column 4 --seed 1 --output softmax --char-hidden 0
+        echo
+        row "NER ablation (seed 1)" epochs minutes "dev F1" "test F1"
+        for n in ner-crf-chars-s1 ner-softmax-chars-s1 ner-crf-nochars-s1 ner-softmax-nochars-s1; do
+            row "$n" "$(field $n epochs)" "$(field $n minutes)" "$(field $n devf1)" "$(field $n testf1)"
+        done
+        ;;
+    esac
+done
+if [ $quick = 1 ]; then echo "(--quick: 1,500 training sentences, 2 epochs: a check of the script, not a result)"; fi
