@@ -19,18 +19,9 @@
 
 static const char *CMD = "recur tag predict";
 
-typedef struct pending {
-    strbuf lines;        /* the sentence lines (CoNLL) or words (text), NUL-separated */
-    char **words;        /* pointers into a copy of the words */
-    int64_t *off;        /* sentence offsets into words */
-    char **raw;          /* CoNLL: each token's whole line */
-    int64_t n_words, cap_words;
-    int n_sents, cap_sents;
-} pending;
-
 typedef struct predictor {
     recur_tagger *tg;
-    int conll, word_column, columns;
+    int conll, word_column;
     const char **tags;
     int64_t cap_tags;
     /* the group being collected */
@@ -38,7 +29,6 @@ typedef struct predictor {
     int64_t *off;
     int64_t n_words, cap_words;
     int n_sents, cap_sents;
-    char **trailer; /* per sentence: the non-token lines after it ("" or "-DOCSTART- ... O\n") */
 } predictor;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

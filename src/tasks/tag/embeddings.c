@@ -55,7 +55,6 @@ recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_erro
         /* the vector */
         int dim = 0;
         size_t row0 = (size_t)e->rows * (size_t)(e->dim ? e->dim : 0);
-        float buf_first[2];
         for (;;) {
             while (*q == ' ' || *q == '\t' || *q == '\r')
                 q++;
@@ -73,8 +72,6 @@ recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_erro
             q = num_end;
             if (e->dim == 0) {
                 /* the first line: the width is not known yet */
-                if (dim < 2)
-                    buf_first[dim] = v;
                 float *nv = realloc(e->vec, (size_t)(dim + 1) * sizeof *nv);
                 if (!nv)
                     goto nomem;
@@ -92,8 +89,7 @@ recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_erro
         }
         if (e->dim == 0) {
             if (dim == 1 && lineno == 1 && strspn(word, "0123456789") == strlen(word)) {
-                (void)buf_first; /* word2vec's header "COUNT DIM" */
-                continue;
+                continue; /* word2vec's header "COUNT DIM" */
             }
             if (dim == 0) {
                 st = recur_error_set(err, RECUR_ERR_FORMAT, "%s:%lld: a word without a vector", path,

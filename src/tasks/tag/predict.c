@@ -10,24 +10,33 @@
 #include "base/internal.h"
 #include "tasks/tag/tag_task.h"
 
-static const tag_data *len_data;
-static int by_len(const void *a, const void *b)
+int tag_by_length(const void *a, const void *b)
 {
-    const int64_t *so = len_data->sent_off;
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t lx = so[x + 1] - so[x], ly = so[y + 1] - so[y];
-    return lx != ly ? (lx < ly ? -1 : 1) : (x < y ? -1 : x > y);
+    const int64_t *x = a, *y = b; /* pairs (length, index) */
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+void tag_sort_by_length(const int64_t *sent_off, int64_t *idx, int64_t n, int64_t *pairs)
+{
+    for (int64_t i = 0; i < n; i++) {
+        pairs[2 * i] = sent_off[idx[i] + 1] - sent_off[idx[i]];
+        pairs[2 * i + 1] = idx[i];
+    }
+    qsort(pairs, (size_t)n, 2 * sizeof *pairs, tag_by_length);
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = pairs[2 * i + 1];
 }
 
 recur_status tag_predict(tag_net *n, const tag_data *d, int32_t *out, int batch, char *msg)
 {
-    int64_t *order = malloc((size_t)d->n_sent * sizeof *order + 1);
+    int64_t *order = malloc((size_t)d->n_sent * 3 * sizeof *order + 1);
     if (!order)
         return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < d->n_sent; i++)
         order[i] = i;
-    len_data = d;
-    qsort(order, (size_t)d->n_sent, sizeof *order, by_len);
+    tag_sort_by_length(d->sent_off, order, d->n_sent, order + d->n_sent);
     recur_error err = {0};
     recur_status st = tag_net_reserve(n, d, batch, &err);
     if (st != RECUR_OK)

@@ -96,7 +96,6 @@ recur_status recur_tags_convert(const char *const *tags, int n, recur_tag_scheme
     /* chunks as conlleval reads them: begin[i], end[i], type of token i.
      * out may alias the input strings, so each token's parts are read before
      * the previous one is written, and types are kept in a rolling window. */
-    char p0[RECUR_TAG_MAX] = "O", t0[RECUR_TAG_MAX] = "";
     char p1[RECUR_TAG_MAX], t1[RECUR_TAG_MAX], p2[RECUR_TAG_MAX], t2[RECUR_TAG_MAX];
     char last_chunk_type[RECUR_TAG_MAX] = "";
     int last_chunk_end = -2; /* index of the last token of the previous chunk */
@@ -106,7 +105,7 @@ recur_status recur_tags_convert(const char *const *tags, int n, recur_tag_scheme
         begins = strcmp(p1, "O") != 0;
     }
     for (int i = 0; i < n; i++) {
-        /* p0/t0 previous, p1/t1 this token, p2/t2 the next ("O" after the end) */
+        /* p1/t1 this token, p2/t2 the next ("O" after the end) */
         if (i + 1 < n)
             tag_split(tags[i + 1], p2, t2);
         else {
@@ -139,13 +138,9 @@ recur_status recur_tags_convert(const char *const *tags, int n, recur_tag_scheme
             }
         }
         strcpy(out[i], tag);
-        strcpy(p0, p1);
-        strcpy(t0, t1);
         strcpy(p1, p2);
         strcpy(t1, t2);
         begins = next_begins;
     }
-    (void)p0;
-    (void)t0;
     return RECUR_OK;
 }

@@ -30,6 +30,9 @@ recur_status tag_settings_parse(const char *json, recur_tagger_config *c, tag_vo
 /* Vocabularies and settings from a tagger's file. */
 recur_status tag_vocabs_load(tag_vocabs *v, recur_checkpoint *ck, recur_tagger_config *c,
                              recur_error *err);
+/* Sorts sentence indices idx[0..n) by length (ties by index); pairs: 2n scratch. */
+void tag_sort_by_length(const int64_t *sent_off, int64_t *idx, int64_t n, int64_t *pairs);
+int tag_by_length(const void *a, const void *b);
 /* Best labels of every sentence of d into out (d's token order), in batches
  * of sentences of similar lengths. */
 recur_status tag_predict(tag_net *n, const tag_data *d, int32_t *out, int batch, char *msg);

@@ -187,7 +187,6 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
     }
     /* labels in the training scheme: IOBES for chunks, sorted for a stable order */
     {
-        tag_data tmp;
         recur_vocab *raw = NULL;
         if ((st = recur_vocab_create(&raw, RECUR_LEVEL_WORD, err)))
             goto done;
@@ -220,7 +219,6 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
         }
         free(names);
         recur_vocab_free(raw);
-        (void)tmp;
     }
     goto done;
 nomem:
@@ -458,15 +456,6 @@ static uint64_t mix64(uint64_t z)
 
 static int64_t task_epoch_steps(void *ctx) { return ((recur_tag_task *)ctx)->n_batches; }
 
-static const recur_tag_task *sort_task; /* qsort has no context argument */
-static int by_length(const void *a, const void *b)
-{
-    const int64_t *so = sort_task->train.sent_off;
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t lx = so[x + 1] - so[x], ly = so[y + 1] - so[y];
-    return lx != ly ? (lx < ly ? -1 : 1) : (x < y ? -1 : x > y);
-}
-
 static void shuffle(int64_t *a, int64_t n, uint64_t *state)
 {
     for (int64_t i = n - 1; i > 0; i--) {
@@ -488,15 +477,19 @@ static recur_status task_epoch_begin(void *ctx, int64_t epoch, int64_t first, ch
     for (int64_t i = 0; i < n; i++)
         t->order[i] = i;
     shuffle(t->order, n, &state);
-    sort_task = t;
+    int64_t *pairs = malloc((size_t)POOL_BATCHES * B * 2 * sizeof *pairs);
+    int64_t *starts = malloc((size_t)t->n_batches * sizeof *starts + 1);
+    if (!pairs || !starts) {
+        free(pairs);
+        free(starts);
+        return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory");
+    }
     for (int64_t p = 0; p < n; p += POOL_BATCHES * B) {
         int64_t m = n - p < POOL_BATCHES * B ? n - p : POOL_BATCHES * B;
-        qsort(t->order + p, (size_t)m, sizeof *t->order, by_length);
+        tag_sort_by_length(t->train.sent_off, t->order + p, m, pairs);
     }
+    free(pairs);
     /* batches in a shuffled order: batch_off[k] is where batch k starts */
-    int64_t *starts = malloc((size_t)t->n_batches * sizeof *starts + 1);
-    if (!starts)
-        return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory");
     for (int64_t k = 0; k < t->n_batches; k++)
         starts[k] = k * B;
     shuffle(starts, t->n_batches, &state);
