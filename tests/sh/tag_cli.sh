@@ -40,6 +40,19 @@ f1=$(sed -n 's/^test  F1 \([0-9.]*\).*/\1/p' "$tmp/train.out")
 awk -v f="$f1" 'BEGIN { exit !(f >= 90) }' || fail "test F1 $f1 < 90 on a trivial task"
 [ -f "$tmp/run/best.safetensors" ] || fail "no best.safetensors"
 
+# pretrained vectors: found as written, lower-cased or digit-normalised;
+# dev words the file covers ("Zurich") join the vocabulary
+printf 'Lena NNP I-PER\nvisited VBD O\nZurich NNP I-LOC\n. . O\n\n' >> "$tmp/dev.txt"
+{ echo "4 3"; echo "Paris 0.1 0.2 0.3"; echo "zurich 0.3 0.2 0.1"; echo "visited 1 2 3"; echo "unseen 1 1 1"; } > "$tmp/emb.txt"
+"$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/run_emb" --epochs 1 --embeddings "$tmp/emb.txt" \
+    --hidden 8 --char-hidden 0 --progress log > /dev/null 2> "$tmp/emb.log"
+grep -q "vocabulary 16 words (3 pretrained)" "$tmp/emb.log" || fail "embeddings: $(grep vocabulary "$tmp/emb.log")"
+printf 'Paris 0.1 0.2 0.3\nRome 0.1 x 0.3\n' > "$tmp/emb.txt"
+if "$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/run_emb2" --embeddings "$tmp/emb.txt" \
+    --progress none > /dev/null 2> "$tmp/err"; then fail "a malformed vector file was accepted"; fi
+grep -q "emb.txt:2: 'x 0.3' is not a number" "$tmp/err" || fail "embeddings error: $(cat "$tmp/err")"
+[ ! -e "$tmp/run_emb2" ] || fail "wrote a run for a malformed vector file"
+
 # predict a CoNLL file: the tag as a new last column, structure kept
 "$recur" tag predict "$tmp/run/best.safetensors" "$tmp/dev.txt" > "$tmp/pred.txt"
 [ "$(wc -l < "$tmp/pred.txt")" = "$(wc -l < "$tmp/dev.txt")" ] || fail "predict changed the line count"
