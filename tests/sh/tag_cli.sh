@@ -40,6 +40,13 @@ f1=$(sed -n 's/^test  F1 \([0-9.]*\).*/\1/p' "$tmp/train.out")
 awk -v f="$f1" 'BEGIN { exit !(f >= 90) }' || fail "test F1 $f1 < 90 on a trivial task"
 [ -f "$tmp/run/best.safetensors" ] || fail "no best.safetensors"
 
+# a run stopped inside an epoch resumes bit for bit
+small=(--epochs 3 --batch 8 --hidden 8 --word-dim 8 --char-hidden 4 --char-dim 4 --caps-dim 2 --progress none)
+"$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/whole" "${small[@]}" > /dev/null
+"$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/parts" "${small[@]}" --max-steps 20 > /dev/null
+"$recur" tag train --out "$tmp/parts" --resume --progress none > /dev/null
+cmp -s "$tmp/whole/best.safetensors" "$tmp/parts/best.safetensors" || fail "a resumed run differs"
+
 # pretrained vectors: found as written, lower-cased or digit-normalised;
 # dev words the file covers ("Zurich") join the vocabulary
 printf 'Lena NNP I-PER\nvisited VBD O\nZurich NNP I-LOC\n. . O\n\n' >> "$tmp/dev.txt"

@@ -117,8 +117,11 @@ recur_status tag_settings_parse(const char *json, recur_tagger_config *c, tag_vo
         c->dropout = json_number_value(x);
     if ((x = json_object_get(j, "unk_replace")) && json_is_number(x))
         c->unk_replace = json_number_value(x);
-    if ((x = json_object_get(j, "crf")) && json_is_integer(x))
-        c->crf = (int)json_integer_value(x);
+    const char *ints[] = {"crf", "min_count", "word_dim", "char_hidden", "caps_dim"};
+    int *dst[] = {&c->crf, &c->min_count, &c->word_dim, &c->char_hidden, &c->caps_dim};
+    for (int k = 0; k < 5; k++)
+        if ((x = json_object_get(j, ints[k])) && json_is_integer(x))
+            *dst[k] = (int)json_integer_value(x);
     if ((x = json_object_get(j, "seed")) && json_is_string(x))
         v->seed = strtoull(json_string_value(x), NULL, 10);
     json_decref(j);
