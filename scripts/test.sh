@@ -21,6 +21,11 @@ fi
 echo "== build and test (AddressSanitizer + UBSan)"
 make -j"$jobs" SAN=1 all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make SAN=1 check
+echo "== fuzzing the text and ARPA readers briefly"
+make -j"$jobs" fuzz-readers > /dev/null
+make fuzz-readers-run FUZZ_SECONDS=15
+echo "== threads under ThreadSanitizer"
+make tsan-check
 echo "== PyTorch interchange checks"
 make check-python
 echo "== examples"
