@@ -35,7 +35,8 @@ static const char *TRAIN =
     "John NNP I-NP I-PER\nSmith NNP I-NP I-PER\nvisited VBD I-VP O\nParis NNP I-NP I-LOC\n. . O O\n\n"
     "EU NNP I-NP I-ORG\n\n"
     "He PRP I-NP O\nsaid VBD I-VP O\n\n"
-    "The DT I-NP O\nUnited NNP I-NP I-ORG\nNations NNP I-NP I-ORG\nmet VBD I-VP O\nin IN I-PP O\n1996 CD I-NP O\n. . O O\n";
+    "The DT I-NP O\nUnited NNP I-NP I-ORG\nNations NNP I-NP I-ORG\nCommissioners NNS I-NP O\n"
+    "reconvened VBD I-VP O\nin IN I-PP O\n1996-08-22 CD I-NP O\n. . O O\n";
 static const char *DEV = "Mary NNP I-NP I-PER\nwent VBD I-VP O\nto TO I-PP O\nBerlin NNP I-NP I-LOC\n\n";
 
 static int setup(void **state)
@@ -122,7 +123,8 @@ static void check_padding(int crf)
     recur_model *m = t->m;
     const size_t np = recur_model_num_params(m);
     const int K = t->net.K;
-    const int64_t sents[4] = {3, 1, 0, 2}; /* lengths 7, 1, 5, 2 */
+    /* lengths 8, 1, 5, 2; words of 1 to 13 characters: every character bucket */
+    const int64_t sents[4] = {3, 1, 0, 2};
     recur_model_zero_grad(m);
     double batch_loss = loss_and_grad(t, sents, 4);
     const int T = t->net.T;

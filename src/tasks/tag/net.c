@@ -102,7 +102,14 @@ recur_status tag_net_init(tag_net *n, recur_model *m, const tag_vocabs *v, doubl
 void tag_net_free(tag_net *n)
 {
     recur_run_free(n->run);
-    recur_run_free(n->char_run);
+    for (int k = 0; k < TAG_CHAR_BUCKETS; k++) {
+        recur_run_free(n->cb[k].run);
+        recur_free(n->cb[k].d_hn);
+        free(n->cb[k].ids);
+        free(n->cb[k].len);
+    }
+    free(n->word_bucket);
+    free(n->word_index);
     free(n->allowed);
     recur_free(n->x);
     recur_free(n->x_mask);
@@ -111,11 +118,8 @@ void tag_net_free(tag_net *n)
     recur_free(n->emit);
     recur_free(n->d_emit);
     recur_free(n->d_h);
-    recur_free(n->d_hn);
     free(n->lengths);
     free(n->tok_seq);
-    free(n->char_ids);
-    free(n->char_len);
     free(n->work);
     free(n->bp);
     free(n->path);
@@ -137,6 +141,17 @@ void tag_net_free(tag_net *n)
         if (!(p))                                                                                  \
             return -1;                                                                             \
     } while (0)
+
+/* The longest word of each character bucket (the last takes the rest). */
+static const int BUCKET_MAX[TAG_CHAR_BUCKETS] = {4, 7, 10, 1 << 20};
+
+static int bucket_of(int len)
+{
+    int k = 0;
+    while (len > BUCKET_MAX[k])
+        k++;
+    return k;
+}
 
 /* Buffers and runs for T x B words and cT x cB characters. */
 static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
@@ -174,27 +189,44 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
     if (n->chars) {
         if ((size_t)cB > n->cap_c) {
             size_t c = (size_t)cB + (size_t)cB / 2;
-            REGROW(n->d_hn, 2 * c * (n->C / 2), sizeof(recur_real));
-            REGROW_PLAIN(n->char_len, c);
+            REGROW_PLAIN(n->word_bucket, c);
+            REGROW_PLAIN(n->word_index, c);
             n->cap_c = c;
         }
-        if ((size_t)cT * cB > n->cap_ct) {
-            size_t c = (size_t)cT * cB * 3 / 2;
-            REGROW_PLAIN(n->char_ids, c);
-            n->cap_ct = c;
-        }
-        if (cB > n->crun_B || cT > n->crun_T) {
-            int nT = cT > n->crun_T ? cT : n->crun_T;
-            int nB = cB > n->crun_B ? cB + cB / 2 : n->crun_B;
-            recur_run_free(n->char_run);
-            n->char_run = NULL;
-            if (recur_run_create(&n->char_run, n->chars, nT, nB, err) != RECUR_OK)
-                return -2;
-            n->crun_T = nT;
-            n->crun_B = nB;
+        /* each bucket may hold every word, up to its longest length */
+        for (int k = 0; k < TAG_CHAR_BUCKETS; k++) {
+            struct char_bucket *b = &n->cb[k];
+            int bT = cT < BUCKET_MAX[k] ? cT : BUCKET_MAX[k];
+            if ((size_t)cB > b->cap_b) {
+                size_t c = (size_t)cB + (size_t)cB / 2;
+                REGROW(b->d_hn, 2 * c * (n->C / 2), sizeof(recur_real));
+                REGROW_PLAIN(b->len, c);
+                b->cap_b = c;
+            }
+            if ((size_t)bT * cB > b->cap_ids) {
+                size_t c = (size_t)bT * cB * 3 / 2;
+                REGROW_PLAIN(b->ids, c);
+                b->cap_ids = c;
+            }
+            if (cB > b->run_B || bT > b->run_T) {
+                int nT = bT > b->run_T ? bT : b->run_T;
+                int nB = cB > b->run_B ? cB + cB / 2 : b->run_B;
+                recur_run_free(b->run);
+                b->run = NULL;
+                if (recur_run_create(&b->run, n->chars, nT, nB, err) != RECUR_OK)
+                    return -2;
+                b->run_T = nT;
+                b->run_B = nB;
+            }
         }
     }
     return 0;
+}
+
+static int tag_by_length_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
 }
 
 recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_error *err)
@@ -207,8 +239,17 @@ recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_err
         if (d->char_off[i + 1] - d->char_off[i] > cT)
             cT = (int)(d->char_off[i + 1] - d->char_off[i]);
     int64_t B = batch < d->n_sent ? batch : d->n_sent;
-    /* the words of the B longest sentences at most */
-    int rc = reserve_(n, T, (int)B, cT, (int)(B * T), err);
+    /* a batch has at most the words of the B longest sentences */
+    int64_t *len = malloc((size_t)d->n_sent * sizeof *len + 1), words = 0;
+    if (!len)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+    for (int64_t s = 0; s < d->n_sent; s++)
+        len[s] = d->sent_off[s + 1] - d->sent_off[s];
+    qsort(len, (size_t)d->n_sent, sizeof *len, tag_by_length_desc);
+    for (int64_t s = 0; s < B; s++)
+        words += len[s];
+    free(len);
+    int rc = reserve_(n, T, (int)B, cT, (int)words, err);
     if (rc == -1)
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     return rc ? err->status : RECUR_OK;
@@ -251,23 +292,44 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
             n->tok_seq[(size_t)t * B + b] = t < len ? j++ : -1;
     }
     recur_status st;
-    const recur_real *hn = NULL;
     if (n->chars) {
-        memset(n->char_ids, 0, (size_t)cT * cB * sizeof *n->char_ids);
+        /* each word into the bucket of its length */
+        for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
+            n->cb[k].B = 0, n->cb[k].T = 1;
         for (size_t i = 0; i < tb; i++) {
             int q = n->tok_seq[i];
             if (q < 0)
                 continue;
             int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
-            int64_t c0 = d->char_off[tok], cl = d->char_off[tok + 1] - c0;
-            n->char_len[q] = (int32_t)cl;
-            for (int64_t c = 0; c < cl; c++)
-                n->char_ids[(size_t)c * cB + q] = d->chars[c0 + c];
+            int cl = (int)(d->char_off[tok + 1] - d->char_off[tok]), k = bucket_of(cl);
+            n->word_bucket[q] = k;
+            n->word_index[q] = n->cb[k].B++;
+            if (cl > n->cb[k].T)
+                n->cb[k].T = cl;
         }
-        recur_batch cb = {.T = cT, .B = cB, .tokens = n->char_ids, .lengths = n->char_len};
-        if ((st = recur_forward(n->char_run, &cb, training, NULL, NULL)) != RECUR_OK)
-            return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->char_run));
-        hn = recur_run_hn(n->char_run);
+        for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
+            if (n->cb[k].B)
+                memset(n->cb[k].ids, 0, (size_t)n->cb[k].T * n->cb[k].B * sizeof *n->cb[k].ids);
+        for (size_t i = 0; i < tb; i++) {
+            int q = n->tok_seq[i];
+            if (q < 0)
+                continue;
+            struct char_bucket *b = &n->cb[n->word_bucket[q]];
+            int w = n->word_index[q];
+            int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
+            int64_t c0 = d->char_off[tok], cl = d->char_off[tok + 1] - c0;
+            b->len[w] = (int32_t)cl;
+            for (int64_t c = 0; c < cl; c++)
+                b->ids[(size_t)c * b->B + w] = d->chars[c0 + c];
+        }
+        for (int k = 0; k < TAG_CHAR_BUCKETS; k++) {
+            struct char_bucket *b = &n->cb[k];
+            if (!b->B)
+                continue;
+            recur_batch cbt = {.T = b->T, .B = b->B, .tokens = b->ids, .lengths = b->len};
+            if ((st = recur_forward(b->run, &cbt, training, NULL, NULL)) != RECUR_OK)
+                return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(b->run));
+        }
     }
     /* the stack's input rows */
     const int E = n->E, C = n->C, P = n->P, in = n->in, H = C / 2;
@@ -281,8 +343,11 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
         int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
         memcpy(x, n->emb.data + (size_t)d->word[tok] * E, (size_t)E * sizeof *x);
         if (C) {
-            memcpy(x + E, hn + (size_t)q * H, (size_t)H * sizeof *x);
-            memcpy(x + E + H, hn + ((size_t)cB + q) * H, (size_t)H * sizeof *x);
+            const struct char_bucket *b = &n->cb[n->word_bucket[q]];
+            const recur_real *hn = recur_run_hn(b->run);
+            int w = n->word_index[q];
+            memcpy(x + E, hn + (size_t)w * H, (size_t)H * sizeof *x);
+            memcpy(x + E + H, hn + ((size_t)b->B + w) * H, (size_t)H * sizeof *x);
         }
         if (P)
             memcpy(x + E + C, n->caps.data + (size_t)d->caps[tok] * P, (size_t)P * sizeof *x);
@@ -371,7 +436,9 @@ recur_status tag_net_backward(tag_net *n, double scale, double *loss, char *msg)
         for (int k = 0; k < E; k++)
             ge[k] += drop ? g[k] * mask[k] : g[k];
         if (C) {
-            recur_real *f = n->d_hn + (size_t)q * H, *r = n->d_hn + ((size_t)n->cB + q) * H;
+            const struct char_bucket *b = &n->cb[n->word_bucket[q]];
+            int w = n->word_index[q];
+            recur_real *f = b->d_hn + (size_t)w * H, *r = b->d_hn + ((size_t)b->B + w) * H;
             for (int k = 0; k < H; k++) {
                 f[k] = drop ? g[E + k] * mask[E + k] : g[E + k];
                 r[k] = drop ? g[E + H + k] * mask[E + H + k] : g[E + H + k];
@@ -383,8 +450,9 @@ recur_status tag_net_backward(tag_net *n, double scale, double *loss, char *msg)
                 gc[k] += drop ? g[E + C + k] * mask[E + C + k] : g[E + C + k];
         }
     }
-    if (C && (st = recur_backward(n->char_run, 0, NULL, n->d_hn, NULL)) != RECUR_OK)
-        return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->char_run));
+    for (int k = 0; C && k < TAG_CHAR_BUCKETS; k++)
+        if (n->cb[k].B && (st = recur_backward(n->cb[k].run, 0, NULL, n->cb[k].d_hn, NULL)) != RECUR_OK)
+            return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->cb[k].run));
     return RECUR_OK;
 }
 

@@ -100,6 +100,7 @@ recur_status tag_encode(const tag_vocabs *v, const char *const *words, const cha
                         tag_data *out, recur_error *err);
 
 /* ---- net.c: the network over batches of sentences ---- */
+#define TAG_CHAR_BUCKETS 4
 typedef struct tag_net {
     recur_model *m, *chars;
     recur_tensor_info emb, caps, out_w, out_b, trans, start, end;
@@ -107,17 +108,28 @@ typedef struct tag_net {
     float dropout;
     unsigned char *allowed, *allowed_start, *allowed_end;
     crf_view view;
-    recur_run *run, *char_run;
-    int run_T, run_B, crun_T, crun_B;
+    recur_run *run;
+    int run_T, run_B;
+    /* the words of a batch go through char_rnn in buckets of similar
+     * lengths, each its own run: a word is not padded to the batch's
+     * longest word (the engine computes padded steps and masks them) */
+    struct char_bucket {
+        recur_run *run;
+        int run_T, run_B, T, B;
+        int32_t *ids, *len;
+        recur_real *d_hn;
+        size_t cap_b, cap_ids;
+    } cb[TAG_CHAR_BUCKETS];
+    int32_t *word_bucket, *word_index; /* per word of the batch */
     /* the batch of the last forward */
     int T, B, cT, cB;
     const int64_t *sents; /* sentence indices */
     const tag_data *data;
     int training;
     /* buffers, grown as batches need */
-    size_t cap_tb, cap_c, cap_ct;
-    recur_real *x, *x_mask, *h, *h_mask, *emit, *d_emit, *d_h, *d_hn;
-    int32_t *lengths, *tok_seq, *char_ids, *char_len;
+    size_t cap_tb, cap_c;
+    recur_real *x, *x_mask, *h, *h_mask, *emit, *d_emit, *d_h;
+    int32_t *lengths, *tok_seq;
     double *work;
     int32_t *bp, *path;
     size_t cap_work;
