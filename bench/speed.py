@@ -4,6 +4,8 @@
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
            [--tagger CONLL_DIR] [--tagger-only] [--tagger-time 10]
+           [--text PTB_TEST] [--lines N] [--sentence-batch 64]
+           [--precisions fp32[,bf16][,int8]] [--torch-bf16]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
 python3-torch, imported only by bench/speed_torch.py.)
 
@@ -37,6 +39,28 @@ same model in PyTorch with its CRF in plain torch ops as NCRF++ writes it
 SGD with momentum, clipping) and tagging sentences per second (the
 development file in batches of 64, Viterbi), for the CRF and the softmax
 output, with and without the character BiLSTM.
+except that recur's generation of a character model reads layer 0's input
+products from a table of e_v W_ih^T (one row per character, made once), so
+its count leaves out layer 0's 2*G*H*embed: each side's GF column counts
+the work that side does (tokens/s are measured, not derived).
+
+Sentence scoring (configuration ptb-sentences, included in "all"): every
+line of PTB test (--text; --lines N: the first N) scored on its own from a
+fresh state, with the ptb-small model's shapes, by build/bench/score_sentences
+(recur_lm_score_batch) one line at a time (batch 1) and --sentence-batch
+lines side by side, and by bench/score_sentences_torch.py batched the same
+way (sorted by length, padded, the decoder on real positions only) under
+PyTorch's thread settings as above, the fastest kept.  The table gives
+sentences per second (median over rounds) and the ratios.
+
+--precisions adds columns for recur at other precisions, run in the same
+rounds: bf16 = training and scoring with bfloat16 products
+(recur_model_set_precision; AMX or AVX512-BF16), generation with bfloat16
+weights in the stepper; int8 = generation with int8 weights (one scale per
+output row); "-" where a precision does not apply.  Each gets its tokens per
+second and its ratios to recur fp32 (x32) and to PyTorch's best (xT).
+--torch-bf16 adds PyTorch under torch.autocast("cpu", torch.bfloat16)
+(oneDNN's bfloat16 products) at its intra-op thread count = threads.
 
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
@@ -50,6 +74,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECUR = os.path.join(ROOT, "build", "bench", "speed")
+RECUR_SENT = os.path.join(ROOT, "build", "bench", "score_sentences")
+TORCH_SENT = os.path.join(ROOT, "bench", "score_sentences_torch.py")
+# the ptb-small model's shapes: vocab, embed, hidden, layers
+SENTENCE_MODEL = ["--vocab", "10000", "--embed", "200", "--hidden", "200", "--layers", "2"]
 TORCH = os.path.join(ROOT, "bench", "speed_torch.py")
 
 # name: (mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout)
@@ -66,12 +94,14 @@ CONFIGS = [
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
-def flops_per_token(c):
+def flops_per_token(c, side="torch"):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
     D = 2 if bidir else 1
     f = 0
     for layer in range(layers):
         inp = embed if layer == 0 else D * hidden
+        if side == "recur" and mode == "generate" and layer == 0:
+            inp = 0  # recur's stepper reads e_v W_ih^T from its table
         f += D * 2 * GATES[cell] * hidden * (inp + hidden)
     f += 2 * D * hidden * out
     return 3 * f if mode == "train" else f
@@ -115,6 +145,46 @@ def env_label(spec):
     return "OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE unset" % spec
 
 
+def torch_settings(threads):
+    if threads == 1:
+        return [("1 thread", 1, {})]
+    return [("torch 1, BLAS %d" % threads, 1, {}),
+            ("torch %d" % threads, threads, {}),
+            ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
+
+
+def sentence_rows(a, spec, text):
+    """One-at-a-time, batched and PyTorch batched sentence scoring."""
+    hdr = "%-17s %3s %12s %12s %12s %8s %8s  %s" % (
+        "configuration", "thr", "recur 1 s/s", "recur B s/s", "torch B s/s", "B / 1", "vs torch",
+        "torch setting")
+    print("\nsentence scoring, %s (sentences per second, batch %d)" % (text, a.sentence_batch))
+    print(hdr)
+    print("-" * len(hdr))
+    timing = ["--min-time", str(a.min_time), "--text", text]
+    for threads in [int(t) for t in a.threads.split(",")]:
+        ones, ours, theirs = [], [], {s[0]: [] for s in torch_settings(threads)}
+        for _ in range(a.rounds):
+            ones.append(run([RECUR_SENT] + SENTENCE_MODEL + timing + ["--batch", "1", "--threads", str(threads)],
+                            make_env(spec, threads, {})))
+            ours.append(run([RECUR_SENT] + SENTENCE_MODEL + timing +
+                            ["--batch", str(a.sentence_batch), "--threads", str(threads)],
+                            make_env(spec, threads, {})))
+            for label, tt, extra in torch_settings(threads):
+                theirs[label].append(run(["/usr/bin/python3", TORCH_SENT] + SENTENCE_MODEL + timing +
+                                         ["--batch", str(a.sentence_batch), "--torch-threads", str(tt)],
+                                         make_env(spec, threads, extra)))
+        r1 = statistics.median(r["sent_s"] for r in ones)
+        rb = statistics.median(r["sent_s"] for r in ours)
+        best, ts = None, 0.0
+        for label, rows in theirs.items():
+            v = statistics.median(r["sent_s"] for r in rows)
+            if v > ts:
+                best, ts = label, v
+        print("%-17s %3d %12.1f %12.1f %12.1f %8.2f %8.2f  %s" % (
+            "ptb-sentences", threads, r1, rb, ts, rb / r1, rb / ts, best), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", default="asis,unset")
@@ -122,6 +192,11 @@ def main():
     ap.add_argument("--configs", default="all")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--min-time", type=float, default=1.5)
+    ap.add_argument("--text", default="")
+    ap.add_argument("--lines", type=int, default=0)
+    ap.add_argument("--sentence-batch", type=int, default=64)
+    ap.add_argument("--precisions", default="fp32")
+    ap.add_argument("--torch-bf16", action="store_true")
     ap.add_argument("--tagger", default="", help="CoNLL-2003 folder: run the tagger section")
     ap.add_argument("--tagger-only", action="store_true")
     ap.add_argument("--tagger-time", type=float, default=10)
@@ -130,21 +205,52 @@ def main():
         tagger_section(a)
         if a.tagger_only:
             return
-    if not os.access(RECUR, os.X_OK):
-        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR)
+    extra_prec = [p for p in a.precisions.split(",") if p != "fp32"]
+    for p in extra_prec:
+        if p not in ("bf16", "int8"):
+            sys.exit("bench/speed.py: --precisions: fp32, bf16 or int8, not %s" % p)
+    if not os.access(RECUR, os.X_OK) or not os.access(RECUR_SENT, os.X_OK):
+        sys.exit("bench/speed.py: %s or %s missing: run `make` first" % (RECUR, RECUR_SENT))
     configs = CONFIGS if a.configs == "all" else [c for c in CONFIGS if c[0] in a.configs.split(",")]
-    if not configs:
+    sentences = a.configs == "all" or "ptb-sentences" in a.configs.split(",")
+    text = None
+    if sentences:
+        text = a.text
+        if not text:
+            for d in (os.path.join(ROOT, "..", "shared", "data", "ptb"), "/work/shared/data/ptb"):
+                if os.path.exists(os.path.join(d, "ptb.test.txt")):
+                    text = os.path.join(d, "ptb.test.txt")
+                    break
+        if not text or not os.path.exists(text):
+            sys.exit("bench/speed.py: no PTB test file for ptb-sentences (give --text)")
+        if a.lines > 0:
+            cut = "/tmp/speed_sentences_%d.txt" % os.getpid()
+            with open(text, encoding="utf-8") as f, open(cut, "w", encoding="utf-8") as g:
+                for i, line in enumerate(f):
+                    if i >= a.lines:
+                        break
+                    g.write(line)
+            text = cut
+    if not configs and not sentences:
         sys.exit("bench/speed.py: no configuration named %s" % a.configs)
     timing = ["--min-time", str(a.min_time)]
     hdr = "%-17s %3s %11s %11s %6s %8s %8s %8s %8s  %s" % (
         "configuration", "thr", "recur tok/s", "torch tok/s", "ratio", "recur GF", "torch GF",
         "recur MiB", "torch MiB", "torch setting")
+    for p in extra_prec:
+        hdr += "  %9s %5s %5s" % ("recur " + p, "x32", "xT")
+    if a.torch_bf16:
+        hdr += "  %10s" % "torch bf16"
     for spec in a.envs.split(","):
         print("\n== %s" % env_label(spec))
+        if sentences:
+            sentence_rows(a, spec, text)
+        if not configs:
+            continue
         print(hdr)
         print("-" * len(hdr))
         for name, c in configs:
-            fl = flops_per_token(c)
+            fl, fl_recur = flops_per_token(c), flops_per_token(c, "recur")
             for threads in [int(t) for t in a.threads.split(",")]:
                 settings = [("1 thread", 1, {})]
                 if threads > 1:
@@ -152,9 +258,21 @@ def main():
                                 ("torch %d" % threads, threads, {}),
                                 ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
                 ours, theirs = [], {s[0]: [] for s in settings}
+                applies = {p: p == "bf16" or c[0] == "generate" for p in extra_prec}
+                other = {p: [] for p in extra_prec}
+                autocast = []
                 for _ in range(a.rounds):
                     ours.append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
+                    for p in extra_prec:
+                        if applies[p]:
+                            other[p].append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads),
+                                                                                 "--precision", p],
+                                                make_env(spec, threads, {})))
+                    if a.torch_bf16:
+                        autocast.append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                                            ["--torch-threads", str(threads), "--autocast", "1"],
+                                            make_env(spec, threads, {})))
                     for label, tt, extra in settings:
                         theirs[label].append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
@@ -167,11 +285,26 @@ def main():
                         best, ts = label, v
                 rm = max(r["peak_mib"] for r in ours)
                 tm = max(r["peak_mib"] for r in theirs[best])
-                print("%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %s" % (
-                    name, threads, rs, ts, rs / ts, rs * fl / 1e9, ts * fl / 1e9, rm, tm, best),
-                    flush=True)
+                line = "%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %-17s" % (
+                    name, threads, rs, ts, rs / ts, rs * fl_recur / 1e9, ts * fl / 1e9, rm, tm, best)
+                for p in extra_prec:
+                    if applies[p]:
+                        v = statistics.median(r["tok_s"] for r in other[p])
+                        line += "  %9.0f %5.2f %5.2f" % (v, v / rs, v / ts)
+                    else:
+                        line += "  %9s %5s %5s" % ("-", "-", "-")
+                if a.torch_bf16:
+                    line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
+                print(line.rstrip(), flush=True)
+    if text and a.lines > 0:
+        os.unlink(text)
+    if not configs:
+        return
     print("\nFLOPs per token (matrix products): " +
-          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) for n, c in configs))
+          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) +
+                    (" (recur %.2fM)" % (flops_per_token(c, "recur") / 1e6)
+                     if flops_per_token(c, "recur") != flops_per_token(c) else "")
+                    for n, c in configs))
 
 
 RECUR_TAG = os.path.join(ROOT, "build", "bench", "speed_tag")

@@ -93,9 +93,9 @@ static recur_status count_one(void *p, const char *tok, size_t len, size_t offse
         tok = RECUR_TOKEN_EOS;
         len = strlen(RECUR_TOKEN_EOS);
     }
-    if (recur_vocab_add(c->v, tok, len, 1) < 0)
-        return recur_error_set(c->err, RECUR_ERR_NOMEM, "%s: out of memory counting tokens",
-                               c->name);
+    recur_status st = recur_vocab_add(c->v, tok, len, 1, NULL);
+    if (st != RECUR_OK)
+        return recur_error_set(c->err, st, "%s: %s", c->name, recur_vocab_errmsg(c->v));
     return RECUR_OK;
 }
 

@@ -61,7 +61,7 @@ rc=$?
 [ $rc -eq 1 ] || fail "under ulimit -f the exit status is $rc, expected 1: $out"
 grep -q "File too large" <<<"$out" || fail "ulimit -f: unexpected message: $out"
 cmp -s "$tmp/m.arpa" "$tmp/m.before" || fail "ulimit -f: the previous model was changed"
-ls "$tmp" | grep -q '\.tmp\.' && fail "ulimit -f: a temporary file was left: $(ls "$tmp")"
+case " $(ls "$tmp" | tr '\n' ' ')" in *.tmp.*) fail "ulimit -f: a temporary file was left: $(ls "$tmp")" ;; esac
 
 # standard output on a full device
 out=$("$recur" ngram eval "$tmp/m.arpa" "$tmp/valid.txt" 2>&1 > /dev/full) && fail "ngram eval > /dev/full exited 0"
