@@ -128,8 +128,8 @@ int main(int argc, char **argv)
         die("temporary file", path);
     recur_train_state ts;
     memset(&ts, 0, sizeof ts);
-    if (recur_checkpoint_save(m, NULL, NULL, path, k.extra_config, k.meta, k.n_meta))
-        die("saving", recur_model_errmsg(m));
+    if (recur_checkpoint_save(m, NULL, NULL, path, k.extra_config, k.meta, k.n_meta, &err))
+        die("saving", err.msg);
     recur_tagger *tg;
     if (recur_tagger_open(&tg, path, &err))
         die("tagger", err.msg);

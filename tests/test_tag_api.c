@@ -169,7 +169,7 @@ static void test_train_and_tag(void **state)
     assert_int_equal(recur_model_create(&m, &lc, 1, &err), RECUR_OK);
     char lm_path[256];
     snprintf(lm_path, sizeof lm_path, "%s/lm.safetensors", dir);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, lm_path, recur_lm_extra_config(RECUR_LEVEL_WORD), NULL, 0),
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, lm_path, recur_lm_extra_config(RECUR_LEVEL_WORD), NULL, 0, &err),
                      RECUR_OK);
     recur_model_free(m);
     assert_int_equal(recur_tagger_open(&tg, lm_path, &err), RECUR_ERR_MISMATCH);

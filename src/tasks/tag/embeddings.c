@@ -105,7 +105,7 @@ recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_erro
         }
         if (recur_vocab_find(e->exact, word, strlen(word)) >= 0)
             continue; /* the first vector of a word stays */
-        if (recur_vocab_add(e->exact, word, strlen(word), 1) < 0)
+        if (recur_vocab_add(e->exact, word, strlen(word), 1, NULL) != RECUR_OK)
             goto nomem;
         e->rows++;
         if ((size_t)e->rows + 1 > cap_rows) {
@@ -119,8 +119,7 @@ recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_erro
         size_t kl = word_key(word, KEY_NORMAL, key, sizeof key);
         int32_t nid = recur_vocab_find(e->normal, key, kl);
         if (nid < 0) {
-            nid = recur_vocab_add(e->normal, key, kl, 1);
-            if (nid < 0)
+            if (recur_vocab_add(e->normal, key, kl, 1, &nid) != RECUR_OK)
                 goto nomem;
             if ((size_t)nid >= cap_norm) {
                 cap_norm = cap_norm * 2 + 64;

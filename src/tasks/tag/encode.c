@@ -51,7 +51,7 @@ recur_status tag_vocab_from_json(recur_vocab **out, const char *json, const char
         if (!s || !*s || recur_vocab_find(*out, s, strlen(s)) >= 0)
             st = recur_error_set(err, RECUR_ERR_FORMAT, "the %s of the tagger: entry %zu is %s", what,
                                  i, !s || !*s ? "not a non-empty string" : "a duplicate");
-        else if (recur_vocab_add(*out, s, strlen(s), 0) < 0)
+        else if (recur_vocab_add(*out, s, strlen(s), 0, NULL) != RECUR_OK)
             st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     }
     json_decref(a);

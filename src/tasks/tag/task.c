@@ -134,7 +134,7 @@ static recur_status add_key(recur_vocab *v, const char *w, int mode, int64_t n, 
 {
     char key[1024];
     size_t kl = word_key(w, mode, key, sizeof key);
-    if (recur_vocab_add(v, key, kl, n) < 0)
+    if (recur_vocab_add(v, key, kl, n, NULL) != RECUR_OK)
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     return RECUR_OK;
 }
@@ -156,7 +156,8 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
         (st = recur_vocab_create(&v->chars, RECUR_LEVEL_WORD, err)) ||
         (st = recur_vocab_create(&v->labels, RECUR_LEVEL_WORD, err)))
         goto done;
-    if (recur_vocab_add(v->words, "<unk>", 5, 0) < 0 || recur_vocab_add(v->chars, "<unk>", 5, 0) < 0)
+    if (recur_vocab_add(v->words, "<unk>", 5, 0, NULL) != RECUR_OK ||
+        recur_vocab_add(v->chars, "<unk>", 5, 0, NULL) != RECUR_OK)
         goto nomem;
     for (int64_t i = 0; i < train->n_tok; i++) {
         if ((st = add_key(counts, train->words[i], mode, 1, err)))
@@ -165,7 +166,7 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
         for (size_t p = 0; w[p];) {
             unsigned char c = (unsigned char)w[p];
             size_t l = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-            if (recur_vocab_add(v->chars, w + p, l, 1) < 0)
+            if (recur_vocab_add(v->chars, w + p, l, 1, NULL) != RECUR_OK)
                 goto nomem;
             p += l;
         }
@@ -173,7 +174,7 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
     for (int32_t i = 0; i < recur_vocab_size(counts); i++)
         if (recur_vocab_count(counts, i) >= cfg->min_count) {
             const char *w = recur_vocab_token(counts, i);
-            if (recur_vocab_add(v->words, w, strlen(w), recur_vocab_count(counts, i)) < 0)
+            if (recur_vocab_add(v->words, w, strlen(w), recur_vocab_count(counts, i), NULL) != RECUR_OK)
                 goto nomem;
         }
     if (emb) {
@@ -184,7 +185,7 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
                 char key[1024];
                 size_t kl = word_key(cs[k]->words[i], mode, key, sizeof key);
                 if (recur_vocab_find(v->words, key, kl) < 0 && tag_embeddings_find(emb, key) >= 0 &&
-                    recur_vocab_add(v->words, key, kl, 0) < 0)
+                    recur_vocab_add(v->words, key, kl, 0, NULL) != RECUR_OK)
                     goto nomem;
             }
     }
@@ -205,7 +206,7 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
                                     to, conv + o, err);
         }
         for (int64_t i = 0; i < train->n_tok && st == RECUR_OK; i++)
-            if (recur_vocab_add(raw, conv[i], strlen(conv[i]), 1) < 0)
+            if (recur_vocab_add(raw, conv[i], strlen(conv[i]), 1, NULL) != RECUR_OK)
                 st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
         free(conv);
         int n = recur_vocab_size(raw);
@@ -217,7 +218,7 @@ static recur_status build_vocabs(recur_tag_task *t, const recur_tagger_config *c
                 names[i] = recur_vocab_token(raw, i);
             qsort(names, (size_t)n, sizeof *names, tag_strcmp);
             for (int i = 0; i < n && st == RECUR_OK; i++)
-                if (recur_vocab_add(v->labels, names[i], strlen(names[i]), 1) < 0)
+                if (recur_vocab_add(v->labels, names[i], strlen(names[i]), 1, NULL) != RECUR_OK)
                     st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
         }
         free(names);
