@@ -15,7 +15,9 @@
 #             headline model over SEEDS seeds (mean +- spread, half the
 #             range), then softmax instead of the CRF, and each without the
 #             character BiLSTM.
-# Each row gives its training time on this machine and its epochs.  A run
+# Each row gives its training time on this machine (wall clock: runs made
+# side by side on a shared machine take longer) and its epochs ("-": not
+# run).  A run
 # whose OUT/NAME/train.out holds final scores is reused, so runs may be
 # made separately (in parallel) and the script re-run to print the tables.
 #
@@ -71,13 +73,14 @@ run() {
 # field NAME WHAT: a figure of a run's final scores
 field() {
     local f=$out/$1/train.out
+    if [ ! -f "$f" ]; then echo "-"; return; fi
     case $2 in
         devf1) sed -n 's/^dev   F1 \([0-9.]*\).*/\1/p' "$f" ;;
         testf1) sed -n 's/^test  F1 \([0-9.]*\).*/\1/p' "$f" ;;
         devacc) sed -n 's/^dev .*accuracy \([0-9.]*\)%.*/\1/p' "$f" ;;
         testacc) sed -n 's/^test .*accuracy \([0-9.]*\)%.*/\1/p' "$f" ;;
         minutes) sed -n 's/^time  \([0-9.]*\) s.*/\1/p' "$f" | awk '{printf "%.1f", $1 / 60}' ;;
-        epochs) grep -c '"type":"epoch"' "$out/$1/run/metrics.jsonl" ;;
+        epochs) grep -c '"type":"epoch"' "$out/$1/run/metrics.jsonl" 2> /dev/null || echo "-" ;;
     esac
 }
 row() { printf '%-34s %7s %8s %8s %8s\n' "$@"; }
