@@ -9,6 +9,7 @@
 /* CLI_COMMAND_DECLS_BEGIN */
 int cli_ngram(int argc, char **argv);
 int cli_lm(int argc, char **argv);
+int cli_seq2seq(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
 static const struct {
@@ -19,6 +20,7 @@ static const struct {
 /* CLI_COMMAND_TABLE_BEGIN */
     {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
     {"lm", cli_lm, "language models: train, eval, sample, demo"},
+    {"seq2seq", cli_seq2seq, "encoder-decoders (G2P, ...): train, decode, eval"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };

@@ -8,7 +8,8 @@
  * "encoder" (encoder.embedding.weight, encoder.rnn.*).  The bridge,
  * attention, combination and output layers are tensor parts named as the
  * nn.Linear modules of docs/seq2seq.md.  recur.config carries the settings
- * ("task":"seq2seq", levels, attention, ...); __metadata__ the two
+ * ("task":"seq2seq" and the object "seq2seq": levels, attention, ...);
+ * __metadata__ the two
  * vocabularies as JSON arrays.
  */
 #include <stdio.h>
@@ -261,8 +262,8 @@ static char *vocab_json(const recur_s2s_vocab *v)
 static recur_status describe(recur_s2s *s, recur_error *err)
 {
     const recur_s2s_config *c = &s->cfg;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:b,s:i,s:i,s:s,s:i,s:b,s:s,s:f}",
-                          "task", "seq2seq", "source_level", recur_lm_level_name(c->source_level),
+    json_t *j = json_pack("{s:s,s:{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:b,s:i,s:i,s:s,s:i,s:b,s:s,s:f}}",
+                          "task", "seq2seq", "seq2seq", "source_level", recur_lm_level_name(c->source_level),
                           "target_level", recur_lm_level_name(c->target_level), "cell",
                           cell_name(c->cell), "source_embed", c->source_embed, "target_embed",
                           c->target_embed, "encoder_layers", c->encoder_layers, "encoder_hidden",
@@ -456,7 +457,7 @@ static recur_status from_parts(recur_s2s *s, recur_checkpoint *ck, recur_error *
         json_decref(j);
         return st;
     }
-    st = settings_from_json(s, j, err);
+    st = settings_from_json(s, json_object_get(j, "seq2seq"), err);
     json_decref(j);
     if (!st)
         st = vocab_from_json(&s->src, s->cfg.source_level, 0,
