@@ -28,7 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/safetensors.h"
 #include "tasks/seq2seq/s2s_internal.h"
+
+static char bindir[512] = "."; /* where the test binary lives (torch files go there) */
 
 /* ---- pairs ---- */
 
@@ -470,8 +473,101 @@ static void test_file_round_trip(void **state)
     recur_s2s_free(s);
 }
 
-int main(void)
+/* ---- files for the PyTorch reference (tests/seq2seq_torch.py) ---- */
+
+/* Writes NAME.safetensors (the model as `recur seq2seq train` writes it) and
+ * NAME.expected.safetensors (a padded batch, recur's loss and every
+ * tensor's gradient) next to the test binary. */
+static void torch_files(const char *name, const char *attention, int feed, recur_cell cell,
+                        int enc_layers, int dec_layers)
 {
+    recur_s2s_pairs *p;
+    recur_error err;
+    assert_int_equal(parse(TRAIN, &p, &err), RECUR_OK);
+    recur_s2s_config c;
+    recur_s2s_config_default(&c);
+    c.source_embed = 5;
+    c.target_embed = 6;
+    c.encoder_hidden = 7;
+    c.decoder_hidden = 9;
+    c.encoder_layers = enc_layers;
+    c.decoder_layers = dec_layers;
+    c.attention = attention;
+    c.attention_size = 4;
+    c.input_feeding = feed;
+    c.cell = cell;
+    c.dropout = 0;
+    c.init_scale = 0.4;
+    recur_s2s *s;
+    assert_int_equal(recur_s2s_create(&s, &c, p, 17, &err), RECUR_OK);
+    recur_s2s_pairs_free(p);
+    enum { B = 4, S = 6, T = 5 };
+    const int ny[B] = {2, 4, 1, 3};
+    int32_t src[S * B], sl[B], tin[T * B], tout[T * B], tl[B];
+    for (int b = 0; b < B; b++) {
+        sl[b] = SRC_LEN[b];
+        tl[b] = ny[b] + 1;
+        for (int i = 0; i < S; i++)
+            src[i * B + b] = i < sl[b] ? SRC[b][i] : 0;
+        for (int i = 0; i < T; i++) {
+            int32_t y = (int32_t)(3 + (i * 3 + b) % 3);
+            tin[i * B + b] = i == 0 ? S2S_BOS : i <= ny[b] ? tout[(i - 1) * B + b] : S2S_EOS;
+            tout[i * B + b] = i < ny[b] ? y : i == ny[b] ? S2S_EOS : -1;
+        }
+    }
+    s2s_work *w;
+    assert_int_equal(s2s_work_create(&w, s, S, T, B, &err), RECUR_OK);
+    s2s_batch batch = {B, S, T, src, sl, tin, tout, tl};
+    double nll;
+    int64_t count;
+    char msg[512];
+    recur_model *m = recur_s2s_model(s);
+    recur_model_zero_grad(m);
+    assert_int_equal(s2s_batch_loss(s, w, &batch, 0, 1, 0.1, &nll, &count, msg), RECUR_OK);
+    char path[700], expected[700];
+    snprintf(path, sizeof path, "%s/%s.safetensors", bindir, name);
+    snprintf(expected, sizeof expected, "%s/%s.expected.safetensors", bindir, name);
+    int n_meta;
+    const recur_meta_entry *meta = recur_s2s_meta(s, &n_meta);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, recur_s2s_extra_config(s), meta, n_meta), RECUR_OK);
+    st_writer *sw = st_writer_new();
+    const int64_t s_src[2] = {S, B}, s_tgt[2] = {T, B}, s_b[1] = {B}, s_one[1] = {1};
+    assert_int_equal(st_writer_add(sw, "src", ST_I32, 2, s_src, src), RECUR_OK);
+    assert_int_equal(st_writer_add(sw, "src_len", ST_I32, 1, s_b, sl), RECUR_OK);
+    assert_int_equal(st_writer_add(sw, "tgt_in", ST_I32, 2, s_tgt, tin), RECUR_OK);
+    assert_int_equal(st_writer_add(sw, "tgt_out", ST_I32, 2, s_tgt, tout), RECUR_OK);
+    assert_int_equal(st_writer_add(sw, "tgt_len", ST_I32, 1, s_b, tl), RECUR_OK);
+    const double obj = s2s_work_objective(w), ls = 0.1;
+    assert_int_equal(st_writer_add_f32_from_double(sw, "objective", 1, s_one, &obj), RECUR_OK);
+    assert_int_equal(st_writer_add_f32_from_double(sw, "label_smoothing", 1, s_one, &ls), RECUR_OK);
+    for (int i = 0; i < recur_model_num_tensors(m); i++) {
+        recur_tensor_info t;
+        recur_model_tensor(m, i, &t);
+        char gname[160];
+        snprintf(gname, sizeof gname, "grad.%s", t.name);
+        assert_int_equal(st_writer_add(sw, gname, ST_F32, t.ndim, t.shape, t.grad), RECUR_OK);
+    }
+    if (st_writer_commit(sw, expected, msg, sizeof msg) != RECUR_OK)
+        fail_msg("%s", msg);
+    st_writer_free(sw);
+    s2s_work_free(w);
+    recur_s2s_free(s);
+}
+
+static void test_torch_files(void **state)
+{
+    (void)state;
+    torch_files("s2s_torch_feed_general", "general", 1, RECUR_CELL_LSTM, 2, 2);
+    torch_files("s2s_torch_additive", "additive", 0, RECUR_CELL_LSTM, 1, 2);
+    torch_files("s2s_torch_gru_none", "none", 0, RECUR_CELL_GRU, 2, 1);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    const char *slash = strrchr(argv[0], '/');
+    if (slash)
+        snprintf(bindir, sizeof bindir, "%.*s", (int)(slash - argv[0]), argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_malformed),
@@ -480,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_beam_finds_best),
         cmocka_unit_test(test_padding),
         cmocka_unit_test(test_file_round_trip),
+        cmocka_unit_test(test_torch_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
