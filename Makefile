@@ -23,7 +23,7 @@ version_part = $(shell sed -n 's/^\#define RECUR_VERSION_$(1) \([0-9][0-9]*\)$$/
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME        := librecur.so.$(VERSION_MAJOR)
-# The library exports only the headers' RECUR_API (recur.h, recur_train.h).
+# The library exports only the headers' RECUR_API (recur.h, recur_train.h, recur_seq2seq.h).
 LIB_CFLAGS    := -fvisibility=hidden
 
 # The library's sources, one folder per concern (docs/architecture.md).
@@ -141,7 +141,7 @@ BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
-INSTALLED  := $(INCLUDEDIR)/recur.h $(INCLUDEDIR)/recur_train.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+INSTALLED  := $(INCLUDEDIR)/recur.h $(INCLUDEDIR)/recur_train.h $(INCLUDEDIR)/recur_seq2seq.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
               $(LIBDIR)/librecur.so $(BINDIR)/recur $(PCDIR)/recur.pc
 # written at every install: it holds the install's directories
 $(BUILD)/recur.pc: FORCE
@@ -154,6 +154,7 @@ install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
 	install -m 644 include/recur.h $(DESTDIR)$(INCLUDEDIR)/recur.h
 	install -m 644 include/recur_train.h $(DESTDIR)$(INCLUDEDIR)/recur_train.h
+	install -m 644 include/recur_seq2seq.h $(DESTDIR)$(INCLUDEDIR)/recur_seq2seq.h
 	install -m 644 $(BUILD)/librecur.a $(DESTDIR)$(LIBDIR)/librecur.a
 	install -m 755 $(BUILD)/librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so.$(VERSION)
 	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)

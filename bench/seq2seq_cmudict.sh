@@ -24,7 +24,7 @@ mkdir -p "$out"
 awk -F'\t' -v dev="$out/dev.tsv" -v train="$out/train.tsv" '
     !($1 in idx) { idx[$1] = n++ }
     { if (idx[$1] % 40 == 0) print > dev; else print > train }' "$data/g014b2b.train"
-echo "split: $(cut -f1 "$out/train.tsv" | uniq | wc -l) train words ($(wc -l < "$out/train.tsv") pronunciations), $(cut -f1 "$out/dev.tsv" | uniq | wc -l) dev words"
+echo "split: $(cut -f1 "$out/train.tsv" | sort -u | wc -l) train words ($(wc -l < "$out/train.tsv") pronunciations), $(cut -f1 "$out/dev.tsv" | sort -u | wc -l) dev words"
 
 common=(--source-level char --target-level word --cell lstm --embed 128 --hidden 256
         --encoder-layers 1 --decoder-layers 1 --bidirectional --dropout 0.2 --label-smoothing 0.1

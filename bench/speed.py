@@ -29,6 +29,9 @@ and optimiser are not counted), 2*M*N*K each:
   train    = 3 * forward (the forward products, then the gradients of
              their inputs and of their weights)
   score, generate = forward
+g2p-train and g2p-decode time the encoder-decoder (bench/speed_seq2seq.c
+against bench/speed_seq2seq_torch.py): training steps and greedy decoding
+of 64 words at a time, in words per second.
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
 """
@@ -53,12 +56,28 @@ CONFIGS = [
     ("bilstm-tagger", ("train", "lstm", 20000, 100, 200, 1, 1, 9, 32, 40, 0.0)),
     ("ptb-medium-score", ("score", "lstm", 10000, 650, 650, 2, 0, 10000, 20, 35, 0.0)),
     ("char-generate", ("generate", "lstm", 65, 512, 512, 2, 0, 65, 1, 64, 0.0)),
+    # the encoder-decoder (bench/speed_seq2seq.c, bench/speed_seq2seq_torch.py):
+    # G2P-sized, 64 words of 8 characters -> 7 phonemes + </s>, bi-LSTM 256
+    # encoder, LSTM 256 decoder, general attention; rates are words/s
+    ("g2p-train", ("s2s-train", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.2)),
+    ("g2p-decode", ("s2s-decode", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.0)),
 ]
+RECUR_S2S = os.path.join(ROOT, "build", "bench", "speed_seq2seq")
+TORCH_S2S = os.path.join(ROOT, "bench", "speed_seq2seq_torch.py")
+S2S_TGT = 7
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
 def flops_per_token(c):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        # per word: the encoder over `steps` characters, the decoder, general
+        # attention (keys, scores, context), combination and output over
+        # S2S_TGT + 1 steps
+        G, H, S, T = 4, hidden, steps, S2S_TGT + 1
+        enc = S * 2 * 2 * G * H * (embed + H) + S * 2 * H * 2 * H
+        dec = T * (2 * G * H * (embed + H) + 2 * 2 * S * 2 * H + 2 * H * 3 * H + 2 * H * out)
+        return 3 * (enc + dec) if mode == "s2s-train" else enc + dec
     D = 2 if bidir else 1
     f = 0
     for layer in range(layers):
@@ -70,6 +89,9 @@ def flops_per_token(c):
 
 def args_of(c):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        return ["--mode", mode[4:], "--embed", str(embed), "--hidden", str(hidden),
+                "--batch", str(batch), "--src", str(steps), "--tgt", str(S2S_TGT)]
     return ["--mode", mode, "--cell", cell, "--vocab", str(vocab), "--embed", str(embed),
             "--hidden", str(hidden), "--layers", str(layers), "--bidir", str(bidir),
             "--out", str(out), "--batch", str(batch), "--steps", str(steps),
@@ -136,11 +158,13 @@ def main():
                                 ("torch %d" % threads, threads, {}),
                                 ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
                 ours, theirs = [], {s[0]: [] for s in settings}
+                s2s = c[0].startswith("s2s")
+                ours_exe, theirs_exe = (RECUR_S2S, TORCH_S2S) if s2s else (RECUR, TORCH)
                 for _ in range(a.rounds):
-                    ours.append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads)],
+                    ours.append(run([ours_exe] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
                     for label, tt, extra in settings:
-                        theirs[label].append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                        theirs[label].append(run(["/usr/bin/python3", theirs_exe] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
                                                  make_env(spec, threads, extra)))
                 rs = statistics.median(r["tok_s"] for r in ours)
@@ -154,7 +178,8 @@ def main():
                 print("%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %s" % (
                     name, threads, rs, ts, rs / ts, rs * fl / 1e9, ts * fl / 1e9, rm, tm, best),
                     flush=True)
-    print("\nFLOPs per token (matrix products): " +
+    print("\n(g2p-*: words/s instead of tokens/s, FLOPs per word)")
+    print("FLOPs per token (matrix products): " +
           ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) for n, c in configs))
 
 
