@@ -8,6 +8,7 @@
  *                  0.1) and backward, Adam step with clipping at 5
  *   --mode decode  greedy search of the batch, always `tgt` steps and </s>
  *                  (the output bias of </s> is lowered so no word ends early)
+ *   --feed 1       with input feeding (one decoder run per target step)
  *
  * Prints one JSON line as bench/speed.c does: words per second (as tok_s,
  * median of the timed steps after warm-up), steps timed, peak memory (MiB).
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
     long base_kib = status_kib("VmRSS");
     const char *mode = "train";
     int embed = 128, hidden = 256, batch = 64, src_len = 8, tgt_len = 7, vs = 28, vt = 42;
-    int threads = 0, warmup = 2, min_iters = 5, max_iters = 500;
+    int threads = 0, warmup = 2, min_iters = 5, max_iters = 500, feed = 0;
     double min_time = 2.0;
     for (int i = 1; i < argc; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--min-iters")) min_iters = atoi(v);
         else if (!strcmp(k, "--max-iters")) max_iters = atoi(v);
         else if (!strcmp(k, "--warmup")) warmup = atoi(v);
+        else if (!strcmp(k, "--feed")) feed = atoi(v);
         else
             die(k, "unknown option");
     }
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
     c.source_embed = c.target_embed = embed;
     c.encoder_hidden = c.decoder_hidden = hidden;
     c.dropout = 0.2f;
+    c.input_feeding = feed;
     recur_s2s *s;
     if (recur_s2s_create(&s, &c, prs, 1, &err))
         die("model", err.msg);
