@@ -1,11 +1,15 @@
 # recur - build with GNU make.  `make` builds the library, the CLI, tests,
 # examples and benchmarks; `make check` runs the tests.  SAN=1 builds
-# everything with AddressSanitizer + UBSan into build-san/.
+# everything with AddressSanitizer + UBSan into build-san/; TSAN=1 with
+# ThreadSanitizer into build-tsan/ (`make tsan-check`).
 CC      ?= cc
 PKGS    := openblas jansson
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(TSAN),1)
+BUILD   ?= build-tsan
+OPT     := -O1 -g -fsanitize=thread
 else
 BUILD   ?= build
 OPT     := -O2 -g
@@ -15,6 +19,9 @@ CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(TSAN),1)
+LDFLAGS += -fsanitize=thread
 endif
 
 # The version, from include/recur.h; the shared library is
@@ -89,6 +96,14 @@ check: all
 	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
+# The threading promises of recur.h under ThreadSanitizer: the library and
+# the tests that use threads, built with -fsanitize=thread (build-tsan/).
+TSAN_TESTS := test_concurrency test_threads
+tsan-check:
+	$(MAKE) TSAN=1 $(TSAN_TESTS:%=build-tsan/tests/%)
+	@for t in $(TSAN_TESTS); do echo "== $$t (ThreadSanitizer)"; \
+	   TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/$$t || exit 1; done; echo "NO DATA RACES FOUND"
+
 # Checks that need PyTorch (/usr/bin/python3 with Debian's python3-torch):
 # every tests/*_check.sh script, run from the repository root.
 PY_CHECKS := $(sort $(wildcard tests/*_check.sh))
@@ -133,16 +148,23 @@ fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $(BUILD)/make_checkpoint_seeds fuzz/make_checkpoint_seeds.c $(BUILD)/librecur.a $(LDLIBS)
 	$(BUILD)/make_checkpoint_seeds fuzz/seeds_checkpoint
 
-# Installing: the header, both libraries (the shared one with its SONAME's
-# link and the link for -lrecur), the CLI and a pkg-config file for the
-# float build.  DESTDIR stages; uninstall removes exactly those files.
+# Installing: the headers, both libraries (the shared one with its SONAME's
+# link and the link for -lrecur), the CLI, its man pages (made from its
+# --help texts by scripts/make_man.sh) and a pkg-config file for the float
+# build.  DESTDIR stages; uninstall removes exactly those files.
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
-INSTALLED  := $(INCLUDEDIR)/recur.h $(INCLUDEDIR)/recur_train.h $(INCLUDEDIR)/recur_seq2seq.h $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+MANDIR     ?= $(PREFIX)/share/man
+HEADERS    := $(notdir $(sort $(wildcard include/recur*.h)))
+INSTALLED  := $(HEADERS:%=$(INCLUDEDIR)/%) $(LIBDIR)/librecur.a $(LIBDIR)/librecur.so.$(VERSION) $(LIBDIR)/$(SONAME) \
               $(LIBDIR)/librecur.so $(BINDIR)/recur $(PCDIR)/recur.pc
+$(BUILD)/man/recur.1: $(BUILD)/recur scripts/make_man.sh
+	rm -rf $(BUILD)/man
+	sh scripts/make_man.sh $(BUILD)/recur $(BUILD)/man
+man: $(BUILD)/man/recur.1
 # written at every install: it holds the install's directories
 $(BUILD)/recur.pc: FORCE
 	@mkdir -p $(BUILD)
@@ -150,11 +172,10 @@ $(BUILD)/recur.pc: FORCE
 	  'Name: recur' 'Description: recurrent neural networks (LSTM, GRU, RNN) in C' 'Version: $(VERSION)' \
 	  'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrecur' \
 	  'Libs.private: -lm -lpthread' > $@
-install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
-	install -m 644 include/recur.h $(DESTDIR)$(INCLUDEDIR)/recur.h
-	install -m 644 include/recur_train.h $(DESTDIR)$(INCLUDEDIR)/recur_train.h
-	install -m 644 include/recur_seq2seq.h $(DESTDIR)$(INCLUDEDIR)/recur_seq2seq.h
+install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc $(BUILD)/man/recur.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(HEADERS:%=include/%) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(BUILD)/librecur.a $(DESTDIR)$(LIBDIR)/librecur.a
 	install -m 755 $(BUILD)/librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librecur.so.$(VERSION)
 	ln -sfn librecur.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -162,12 +183,12 @@ install: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(BUILD)/recur.pc
 	install -m 755 $(BUILD)/recur $(DESTDIR)$(BINDIR)/recur
 	install -m 644 $(BUILD)/recur.pc $(DESTDIR)$(PCDIR)/recur.pc
 uninstall:
-	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(MANDIR)/man1/recur.1 $(DESTDIR)$(MANDIR)/man1/recur-*.1
 
 # header dependencies written by -MMD
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
-.PHONY: all check check-python clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python tsan-check man clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds

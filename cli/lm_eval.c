@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "json_path.h"
+
 #include "lm.h"
 
 int lm_cmd_eval(int argc, char **argv);
@@ -75,13 +77,17 @@ static int interp_file(const lm_file *f, const recur_ngram *ng, const char *path
     return rc;
 }
 
-static void print_json(json_t *o)
+/* Prints one JSON line; 1 (with a message) when it could not be made. */
+static int print_json(json_t *o)
 {
     char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     if (js)
         printf("%s\n", js);
+    else
+        fprintf(stderr, "recur lm eval: out of memory writing a JSON line\n");
     free(js);
     json_decref(o);
+    return js == NULL;
 }
 
 int lm_cmd_eval(int argc, char **argv)
@@ -91,7 +97,7 @@ int lm_cmd_eval(int argc, char **argv)
     const char *arpa = NULL, *tune = NULL;
     double lambda = 0.5;
     cli_opt opts[] = {
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
         CLI_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
         CLI_STR("interpolate", &arpa, "ARPA",
                "mix each token's probability with this n-gram model's (word models)", "none"),
@@ -153,7 +159,7 @@ int lm_cmd_eval(int argc, char **argv)
         double pr = exp(lm_interp_nll(a, b, n, 1) / n), pn = exp(lm_interp_nll(a, b, n, 0) / n);
         double pm = exp(lm_interp_nll(a, b, n, lambda) / n);
         if (json)
-            print_json(json_pack("{s:s,s:f,s:f,s:f,s:f}", "tuned_on", tune, "lambda", lambda, "rnn_perplexity", pr,
+            status |= print_json(json_pack("{s:o,s:f,s:f,s:f,s:f}", "tuned_on", cli_json_path(tune), "lambda", lambda, "rnn_perplexity", pr,
                                  "ngram_perplexity", pn, "perplexity", pm));
         else
             printf("lambda tuned on %s: %.4f (rnn %.3f, n-gram %.3f, mixed %.3f)\n", tune, lambda, pr, pn, pm);
@@ -181,7 +187,8 @@ int lm_cmd_eval(int argc, char **argv)
             free(a);
             free(b);
             if (json)
-                print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f}", "file", pos[i], "level", "word",
+                status |= print_json(json_pack("{s:o,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f}", "file",
+                                               cli_json_path(pos[i]), "level", "word",
                                      "tokens", (json_int_t)n, "oov", (json_int_t)oov, "predicted", (json_int_t)n,
                                      "nll", nll, "rnn_perplexity", pr, "ngram_perplexity", pn, "lambda", lambda,
                                      "perplexity", pm));
@@ -207,7 +214,7 @@ int lm_cmd_eval(int argc, char **argv)
         free(ids);
         double per = nll / (double)count, ppl = exp(per);
         if (json)
-            print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "file", pos[i], "level",
+            status |= print_json(json_pack("{s:o,s:s,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "file", cli_json_path(pos[i]), "level",
                                  chr ? "char" : "word", "tokens", (json_int_t)n, "oov", (json_int_t)oov,
                                  "predicted", (json_int_t)count, "nll", nll, "nats_per_token", per,
                                  "bits_per_token", per / log(2.0), "perplexity", ppl));

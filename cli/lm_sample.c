@@ -225,9 +225,10 @@ int lm_cmd_sample(int argc, char **argv)
         CLI_INT("seed", &seed, "S", "random seed, 0: from the clock", 0, 9.2e18),
         CLI_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
         CLI_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
         CLI_END,
     };
+    cli_find_opt(opts, "length")->default_text = "200 words, 1000 characters";
     const char *pos[2];
     int npos;
     int rc = cli_parse(cmd, "[OPTIONS] MODEL", opts, argc, argv, pos, 1, &npos);

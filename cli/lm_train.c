@@ -137,7 +137,7 @@ static int train_table(lm_train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("min-count", &o->min_count, "N", "tokens seen fewer times become <unk>", 1, 1e15);
     t[n++] = CLI_CHOICE("cell", &o->cell, "recurrent cell", "lstm|gru|rnn-tanh|rnn-relu");
     t[n++] = CLI_CHOICE("gru-form", &o->gru_form, "GRU reset gate after (PyTorch) or before (Cho et al.) the recurrent product", "reset-after|reset-before");
-    t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, 64);
+    t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "hidden units per layer", 1, 1 << 20);
     t[n++] = CLI_INT("embed", &o->embed, "N", "embedding size, 0: the recurrent output width", 0, 1 << 20);
     t[n++] = CLI_INT("proj", &o->proj, "N", "LSTM projection size (LSTMP), 0: none", 0, 1 << 20);

@@ -1,4 +1,6 @@
 /* main.c - entry point of the `recur` program: dispatches to command groups. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +36,18 @@ static void usage(FILE *out)
     fprintf(out, "\n`recur COMMAND --help` describes each command.\n");
 }
 
+/* Every command's standard output, checked once at the end: a result that
+ * did not reach its file (a full disk, /dev/full) is a failure. */
+static int output_checked(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "recur: cannot write the standard output: %s\n", strerror(errno ? errno : EIO));
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -48,9 +62,12 @@ int main(int argc, char **argv)
         printf("recur %s\n", recur_version());
         return 0;
     }
+    /* A file-size limit (ulimit -f) makes a write fail with EFBIG, which
+     * recur reports, instead of killing it silently half-way. */
+    signal(SIGXFSZ, SIG_IGN);
     for (int i = 0; commands[i].name; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return output_checked(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "recur: unknown command '%s' (try recur --help)\n", argv[1]);
     return 2;
 }

@@ -632,11 +632,13 @@ int cli_seq2seq(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: recur seq2seq COMMAND [ARGS...]\n\n"
-                     "  train   TRAIN DEV [TEST]  train an encoder-decoder on source<TAB>target pairs\n"
-                     "  decode  MODEL [FILE|-]    decode one source a line: source<TAB>target\n"
-                     "  eval    MODEL FILE        word and token error rates, n-best oracle\n\n"
-                     "`recur seq2seq COMMAND --help` lists each command's options.\n");
+        fprintf(out, "usage: recur seq2seq COMMAND [OPTIONS] [ARGS]\n\n"
+                     "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)\n\n"
+                     "commands:\n"
+                     "  train   train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]\n"
+                     "  decode  one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]\n"
+                     "  eval    word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE\n\n"
+                     "`recur seq2seq COMMAND --help` lists each command's options and defaults.\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "train"))

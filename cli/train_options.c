@@ -38,7 +38,7 @@ int train_opts_rows(train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("max-steps", &o->max_steps, "N", "stop (resumably) after N steps in this run, 0: no limit", 0, 1e15);
     t[n++] = CLI_DUR("time-limit", &o->time_limit, "TIME", "stop (resumably) after TIME: seconds, or 90s, 15m, 2h; 0: none");
     t[n++] = CLI_INT("seed", &o->seed, "S", "seed of initialisation and dropout", 0, 9.2e18);
-    t[n++] = CLI_INT("threads", &o->threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096);
+    t[n++] = CLI_INT("threads", &o->threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS);
     t[n++] = CLI_STR("out", &o->out_dir, "DIR", "folder for best.safetensors, last.safetensors, metrics.jsonl", NULL);
     t[n++] = CLI_STR("metrics", &o->metrics, "FILE", "metrics (JSON Lines)", "OUT/metrics.jsonl");
     t[n++] = CLI_CHOICE("progress", &o->progress, "live line on a terminal, log lines otherwise", "auto|live|log|none");

@@ -12,6 +12,35 @@
  *    r,z,n for GRU), so checkpoints load into torch.nn.LSTM/GRU/RNN.
  *  - recur_real is float; a build with -DRECUR_DOUBLE makes it double (the
  *    test suite uses that build for finite-difference gradient checks).
+ *
+ * Lifetimes
+ *  - Runs, steppers and optimisers keep a pointer to the model they were
+ *    made for, and a sub-model belongs to its composite: free them before
+ *    the model.  A trainer keeps its model and task; an LM task its model,
+ *    vocabulary and id arrays; a model file owns its model and vocabulary.
+ *  - Pointers a handle returns (recur_run_outputs, _logits, _hn, _cn, _d_*;
+ *    recur_stepper_logits, _outputs, _h, _c) stay valid until the next
+ *    forward, backward, feed or reset on that handle, or its free.  Message
+ *    strings (*_errmsg) until the next call on that handle.
+ *  - The model's random generator advances in recur_model_create and the
+ *    init calls, recur_model_uniform, and recur_forward with training = 1 and
+ *    a dropout above 0 (its masks); nothing else draws from it.  Samplers
+ *    have their own.
+ *
+ * Threads
+ *  - There is no global state but the thread pool (recur_set_num_threads)
+ *    and OpenBLAS's thread count, so different handles may be used on
+ *    different threads at once; one handle must not be used by two threads
+ *    at the same time.
+ *  - Several runs or steppers may read one model at once from several
+ *    threads (recur_forward with training = 0, recur_stepper_feed): they
+ *    only read its weights (tests/test_concurrency.c checks the results
+ *    under ThreadSanitizer).  Calls that write a model (recur_backward into
+ *    its gradients, recur_forward with training = 1 when it draws dropout
+ *    masks, optimiser steps, clipping, zero_grad, init, seed, loading)
+ *    need it to themselves.
+ *  - A call made while the pool is busy with another application thread's
+ *    call runs on its calling thread alone: the same results, more slowly.
  */
 #ifndef RECUR_H
 #define RECUR_H
@@ -112,6 +141,8 @@ typedef struct recur_error {
  * the time loop.  A program that wants OpenBLAS threaded for its own
  * products calls openblas_set_num_threads after recur's calls; recur stays
  * correct, but its products made while the count is above 1 are slower. */
+/* The most threads the pool runs (larger counts are refused by the CLI). */
+#define RECUR_MAX_THREADS 64
 RECUR_API void recur_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
@@ -131,6 +162,9 @@ typedef enum recur_gru_form {
     RECUR_GRU_RESET_AFTER = 0,
     RECUR_GRU_RESET_BEFORE
 } recur_gru_form;
+
+/* The deepest stack a model may have. */
+#define RECUR_MAX_LAYERS 64
 
 typedef struct recur_stack_config {
     recur_cell cell;

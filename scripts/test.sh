@@ -21,6 +21,8 @@ fi
 echo "== build and test (AddressSanitizer + UBSan)"
 make -j"$jobs" SAN=1 all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make SAN=1 check
+echo "== threads under ThreadSanitizer"
+make tsan-check
 echo "== PyTorch interchange checks"
 make check-python
 echo "== examples"

@@ -304,6 +304,38 @@ static void test_rejects(void **state)
     expect_refused(badsub, 1, "part 'sub'");
 }
 
+/* The deepest stack the CLI accepts is one the library builds and saves:
+ * 64 bidirectional projected LSTM layers (641 tensors) plus parts. */
+static void test_deepest_stack(void **state)
+{
+    (void)state;
+    recur_model_config c;
+    recur_model_config_default(&c);
+    c.vocab_size = 5;
+    c.embed_size = 3;
+    c.output_size = 5;
+    c.rnn.hidden_size = 3;
+    c.rnn.proj_size = 2;
+    c.rnn.num_layers = RECUR_MAX_LAYERS;
+    c.rnn.bidirectional = 1;
+    recur_model_config cc;
+    char_config(&cc);
+    recur_part parts[2] = {{.name = "crf.transitions", .ndim = 2, .shape = {3, 3}}, {.name = "char_rnn", .model = &cc}};
+    recur_model *m = NULL;
+    recur_error err;
+    assert_int_equal(recur_model_create_composite(&m, &c, parts, 2, 1, &err), RECUR_OK);
+    assert_int_equal(recur_model_num_tensors(m), 3 + RECUR_MAX_LAYERS * 2 * 5 + 1 + 9);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0), RECUR_OK);
+    recur_checkpoint *ck = NULL;
+    assert_int_equal(recur_checkpoint_open(&ck, path, &err), RECUR_OK);
+    recur_checkpoint_close(ck);
+    recur_model_free(m);
+    c.rnn.num_layers = RECUR_MAX_LAYERS + 1;
+    assert_int_equal(recur_model_create(&m, &c, 1, &err), RECUR_ERR_ARG);
+    assert_non_null(strstr(err.msg, "layers"));
+    unlink(path);
+}
+
 int main(void)
 {
     snprintf(path, sizeof path, "%s/recur_composite_%d.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
@@ -313,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_submodel_runs),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_deepest_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,11 +181,60 @@ static void test_beam(void **state)
     }
     assert_memory_equal(out, g, sizeof g);
 
-    /* a stop token: the result ends with it or runs the full length */
-    assert_int_equal(recur_lm_beam_search(m, prime, 3, 8, 20, 2, out, &n, &lp, &err), RECUR_OK);
-    for (int k = 0; k < n - 1; k++)
-        assert_int_not_equal(out[k], 2);
-    assert_true(n == 20 || out[n - 1] == 2);
+    /* A stop token: the best of the sequences that end at their first stop
+     * token, or run the full length without one, found by enumeration.  The
+     * stop token is made less likely (its decoder bias lowered by 0..2) so
+     * that some best ones run past the first token; a beam of 64 >= V^(LEN-1) keeps
+     * every live hypothesis, so the search is exact.  The output buffer
+     * holds the full length. */
+    recur_tensor_info bias;
+    assert_int_equal(recur_model_find_tensor(m, "decoder.bias", &bias), RECUR_OK);
+    int longer = 0;
+    for (int trial = 0; trial < 5 * V; trial++) {
+        const int32_t stop = trial % V;
+        const double penalty = 0.5 * (trial / V);
+        bias.data[stop] -= (recur_real)penalty;
+        double want = -INFINITY;
+        int32_t want_seq[4] = {0};
+        int want_n = 0;
+        for (int code = 0; code < V * V * V * V; code++) {
+            int32_t s[4];
+            int len = LEN;
+            for (int k = 0, c = code; k < LEN; k++, c /= V) {
+                s[k] = c % V;
+                if (s[k] == stop && len == LEN)
+                    len = k + 1;
+            }
+            int canonical = 1; /* count each stopped sequence once: zeros after the stop */
+            for (int k = len; k < LEN; k++)
+                canonical &= s[k] == 0;
+            if (!canonical)
+                continue;
+            double l = cont_logprob(m, prime, 3, s, len);
+            if (l > want) {
+                want = l;
+                want_n = len;
+                memcpy(want_seq, s, sizeof s);
+            }
+        }
+        int32_t out20[20];
+        assert_int_equal(recur_lm_beam_search(m, prime, 3, 64, LEN, stop, out20, &n, &lp, &err), RECUR_OK);
+        assert_int_equal(n, want_n);
+        assert_memory_equal(out20, want_seq, (size_t)n * sizeof *out20);
+        assert_true(fabs(lp - want) < 1e-4);
+        longer += n > 1;
+        bias.data[stop] += (recur_real)penalty;
+    }
+    assert_true(longer > 0); /* some searches ran past the first token */
+
+    /* a model with a NaN weight is refused, not searched ("the the the") */
+    recur_tensor_info whh;
+    assert_int_equal(recur_model_find_tensor(m, "rnn.weight_hh_l0", &whh), RECUR_OK);
+    recur_real keep = whh.data[0];
+    whh.data[0] = (recur_real)NAN;
+    assert_int_equal(recur_lm_beam_search(m, prime, 3, 8, LEN, -1, out, &n, &lp, &err), RECUR_ERR_NONFINITE);
+    assert_non_null(strstr(err.msg, "not finite"));
+    whh.data[0] = keep;
 
     assert_int_equal(recur_lm_beam_search(m, prime, 0, 8, 20, 2, out, &n, &lp, &err), RECUR_ERR_ARG);
     assert_int_equal(recur_lm_beam_search(m, prime, 3, 0, 20, 2, out, &n, &lp, &err), RECUR_ERR_ARG);

@@ -221,7 +221,7 @@ static recur_status add_part(recur_model *m, model_part *p, int index, char *msg
                                 full, RECUR_MAX_NAME - 1);
         if (name_taken(m, full))
             return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': the model already has a tensor named '%s'", p->name, full);
-        snprintf(t.name, sizeof t.name, "%s", full);
+        memcpy(t.name, full, strlen(full) + 1); /* fits: checked above */
         t.offset += p->offset;
         t.part = index;
         m->tensors[m->n_tensors++] = t;

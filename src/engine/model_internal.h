@@ -19,7 +19,8 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
                 recur_real *C, int ldc);
 
 /* ---- the model ---- */
-#define RECUR_MAX_TENSORS 256
+/* every tensor of the deepest bidirectional projected stack, and parts */
+#define RECUR_MAX_TENSORS 1024
 #define RECUR_MAX_NAME 64
 
 typedef struct tensor_entry {
@@ -38,7 +39,6 @@ typedef struct cell_params {
     int in;                               /* input width */
 } cell_params;
 
-#define RECUR_MAX_LAYERS 64
 
 /* One part of a composite model (recur_part, copied). */
 typedef struct model_part {

@@ -13,9 +13,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "recur.h"
 #include "threads.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS RECUR_MAX_THREADS
 #define SPIN 2000 /* pause loops before a wait sleeps (tens of microseconds) */
 
 static inline void cpu_relax(void)
@@ -141,8 +142,11 @@ static void *worker(void *arg)
             pool.fn(pool.ctx, tid, pool.nt);
             set_inside(NULL);
         }
+        /* read before counting in: once all are in, the caller returns and
+         * another application thread may post the next job */
+        const int workers = pool.workers;
         int d = atomic_fetch_add(&pool.done, 1) + 1;
-        if (d == pool.workers && atomic_load(&pool.done_sleepers))
+        if (d == workers && atomic_load(&pool.done_sleepers))
             futex_wake(&pool.done);
     }
     return NULL;

@@ -1,12 +1,18 @@
 /* atomic_file.c - temporary file, sync, rename, folder sync (atomic_file.h). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -65,27 +71,126 @@ static void release(atomic_file *a)
     a->f = NULL;
 }
 
+/* The file a write to `path` must replace: what a symbolic link names (a
+ * rename over the link would replace the link itself), refusing anything
+ * that is not a regular file (a device, a FIFO, a folder), which a rename
+ * would turn into one.  Returns a malloc'd path or NULL with err set. */
+static char *resolve_target(const char *path, char *err, size_t errlen)
+{
+    char *target = strdup(path);
+    struct stat sb;
+    /* follow links one by one (the last may name a file yet to be made) */
+    for (int hops = 0; target && lstat(target, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
+        char link[PATH_MAX];
+        ssize_t n = readlink(target, link, sizeof link - 1);
+        if (n < 0 || hops == 40) {
+            seterr(err, errlen, "'%.300s': cannot follow its symbolic link: %s", path,
+                   n < 0 ? strerror(errno) : "too many levels");
+            free(target);
+            return NULL;
+        }
+        link[n] = '\0';
+        const char *slash = strrchr(target, '/');
+        size_t dlen = link[0] == '/' || !slash ? 0 : (size_t)(slash - target) + 1;
+        char *next = malloc(dlen + (size_t)n + 1);
+        if (next) {
+            memcpy(next, target, dlen);
+            memcpy(next + dlen, link, (size_t)n + 1);
+        }
+        free(target);
+        target = next;
+    }
+    if (!target) {
+        seterr(err, errlen, "out of memory writing '%.300s'", path);
+        return NULL;
+    }
+    if (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        seterr(err, errlen, "'%.300s' is not a regular file (%s): recur writes its files only to regular files", path,
+               S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO" : "a device or special file");
+        free(target);
+        return NULL;
+    }
+    if (strcmp(target, path) != 0) {
+        /* a link into a folder that does not exist */
+        char *slash = strrchr(target, '/');
+        if (slash && slash != target) {
+            *slash = '\0';
+            int ok = stat(target, &sb) == 0 && S_ISDIR(sb.st_mode);
+            *slash = '/';
+            if (!ok) {
+                seterr(err, errlen, "'%.300s' is a symbolic link to a missing folder ('%.300s')", path, target);
+                free(target);
+                return NULL;
+            }
+        }
+    }
+    return target;
+}
+
+/* Removes the temporary files of `path` ("<path>.tmp.<pid>.XXXXXX") left by
+ * processes that no longer run (killed while writing): nothing else removes
+ * them.  Failures are ignored: this is cleaning, not writing. */
+static void remove_stale_temporaries(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char dir[PATH_MAX];
+    if (dlen >= sizeof dir)
+        return;
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = dlen ? dlen : 1; /* "/name": the root */
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+            continue;
+        char *end;
+        long pid = strtol(n + blen + 5, &end, 10);
+        if (end == n + blen + 5 || *end != '.' || strlen(end + 1) != 6 || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer may still be at work */
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof full, "%s/%s", dir, n) < (int)sizeof full)
+            unlink(full);
+    }
+    closedir(d);
+}
+
 recur_status atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
 {
-    static const char suffix[] = ".tmp.XXXXXX";
     memset(a, 0, sizeof *a);
-    size_t plen = strlen(path);
-    a->tmp = malloc(plen + sizeof suffix);
-    a->path = strdup(path);
-    if (!a->tmp || !a->path) {
+    a->path = resolve_target(path, err, errlen);
+    if (!a->path)
+        return errno == ENOMEM ? RECUR_ERR_NOMEM : RECUR_ERR_IO;
+    remove_stale_temporaries(a->path);
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld.XXXXXX", (long)getpid());
+    size_t plen = strlen(a->path);
+    a->tmp = malloc(plen + strlen(suffix) + 1);
+    if (!a->tmp) {
         release(a);
         seterr(err, errlen, "out of memory writing '%.300s'", path);
         return RECUR_ERR_NOMEM;
     }
-    memcpy(a->tmp, path, plen);
-    memcpy(a->tmp + plen, suffix, sizeof suffix);
+    memcpy(a->tmp, a->path, plen);
+    strcpy(a->tmp + plen, suffix);
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         seterr(err, errlen, "cannot create a temporary file for '%.300s': %s", path, strerror(errno));
         release(a);
         return RECUR_ERR_IO;
     }
-    if (set_mode(fd, path) != 0 || !(a->f = fdopen(fd, "wb"))) {
+    if (set_mode(fd, a->path) != 0 || !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
         unlink(a->tmp);

@@ -3,7 +3,11 @@
  * leaves the old one intact: the data goes to a temporary file beside the
  * target (mkstemp, given the target's mode or 0666 & ~umask), which is
  * flushed, synced, renamed over the target, and the folder synced.  Used by
- * every file recur writes (checkpoints, ARPA models).
+ * every file recur writes (checkpoints, ARPA models).  A target that is a
+ * symbolic link is written through (the file it names is replaced); one that
+ * is not a regular file (a device, a FIFO, a folder) is refused.  The
+ * temporary file is "<target>.tmp.<pid>.XXXXXX": opening removes those of
+ * processes that no longer run.
  */
 #ifndef RECUR_ATOMIC_FILE_H
 #define RECUR_ATOMIC_FILE_H

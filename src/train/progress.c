@@ -5,6 +5,7 @@
  * time left); plain log lines otherwise; and a metrics file in JSON Lines
  * with a row per log interval ("type":"log") and per epoch ("type":"epoch").
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ struct progress {
     int line_open; /* a live line is on screen */
     double last_draw;
     FILE *log, *metrics;
+    int metrics_errno; /* the first failed write of a metrics row */
 };
 
 double progress_now(void)
@@ -81,12 +83,14 @@ static void write_row(progress *p, json_t *row)
     if (!p->metrics || !row)
         return;
     char *s = json_dumps(row, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    if (s) {
-        fprintf(p->metrics, "%s\n", s);
-        fflush(p->metrics);
-        free(s);
-    }
+    errno = 0;
+    if (!s || fprintf(p->metrics, "%s\n", s) < 0 || fflush(p->metrics) != 0)
+        if (!p->metrics_errno)
+            p->metrics_errno = s ? (errno ? errno : EIO) : ENOMEM;
+    free(s);
 }
+
+int progress_metrics_errno(const progress *p) { return p ? p->metrics_errno : 0; }
 
 /* "tok" for tokens, else the unit's name. */
 static const char *short_unit(const recur_task *task)

@@ -37,6 +37,10 @@ void progress_msgv(progress *p, const char *fmt, va_list ap);
 /* Ends a live line (before a message). */
 void progress_clear(progress *p);
 
+/* 0, or the errno of the first metrics row that could not be written (a
+ * full disk, /dev/full): the trainer stops on it rather than lose rows. */
+int progress_metrics_errno(const progress *p);
+
 /* Monotonic seconds. */
 double progress_now(void);
 

@@ -442,6 +442,16 @@ static void estimate(const recur_trainer *t, progress_stats *s, int64_t index, i
     s->eta = eta;
 }
 
+/* A metrics row that could not be written ends the run: its rows would be lost. */
+static recur_status metrics_written(recur_trainer *t)
+{
+    int e = progress_metrics_errno(t->prog);
+    if (!e)
+        return RECUR_OK;
+    return recur_seterr(t->errmsg, RECUR_ERR_IO, "cannot write the metrics file %s: %s (training stopped)",
+                        t->metrics_path, strerror(e));
+}
+
 /* The end of a complete epoch: evaluation, schedule, best, last, early stop.
  * *stop is set when early stopping fires. */
 static recur_status end_epoch(recur_trainer *t, int64_t epoch, double lr, double t0,
@@ -476,6 +486,8 @@ static recur_status end_epoch(recur_trainer *t, int64_t epoch, double lr, double
         return st;
     progress_epoch(t->prog, &t->task, epoch, train_loss, &ev, lr,
                    t->elapsed_before + t->seconds, best);
+    if ((st = metrics_written(t)) != RECUR_OK)
+        return st;
     if (t->cfg.early_stop > 0 && t->bad_epochs >= t->cfg.early_stop) {
         recur_trainer_message(t, "early stop: %d epochs without improvement", t->bad_epochs);
         *stop = 1;
@@ -583,6 +595,8 @@ recur_status recur_trainer_run(recur_trainer *t)
             s.elapsed = t->elapsed_before + (now - t0);
             estimate(t, &s, index, nsteps, epoch, step_s / (double)steps_run, eval_s, now - t0);
             progress_update(t->prog, &t->task, &s, log_row);
+            if (log_row && (st = metrics_written(t)) != RECUR_OK)
+                goto error;
             if (log_row) {
                 iv_loss = iv_gn = 0;
                 iv_count = iv_steps = iv_clipped = 0;

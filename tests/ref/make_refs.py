@@ -145,6 +145,38 @@ def case_name(cell, L, D, proj):
     return "parity_%s_l%d_d%d%s" % (cell, L, D, "_proj" if proj else "")
 
 
+# Production shapes (--wide): hidden sizes that are not multiples of the
+# vector width and wider than one thread's share (70, 650), batches of 8
+# and more, so the vector main loops, the packed product path and the split
+# of hidden units over threads are compared with PyTorch.  Too large to
+# commit (the 650-wide files are tens of MB): tests/refs_regenerate_check.sh
+# makes them in a temporary folder and runs test_parity on them.
+WIDE = [  # (cell, L, D, proj, T, B, H, input)
+    ("rnn_tanh", 2, 2, False, 6, 9, 70, 33),
+    ("rnn_relu", 2, 1, False, 6, 9, 70, 33),
+    ("lstm", 2, 2, False, 6, 9, 70, 33),
+    ("lstm", 2, 2, True, 5, 8, 70, 33),
+    ("gru", 2, 2, False, 6, 9, 70, 33),
+    ("gru_before", 2, 2, False, 6, 9, 70, 33),
+    ("lstm", 1, 1, False, 4, 8, 650, 20),
+    ("gru", 1, 2, False, 4, 8, 650, 20),
+]
+
+
+def wide_name(cell, L, D, proj, H):
+    return "wide_%s_l%d_d%d%s_h%d" % (cell, L, D, "_proj" if proj else "", H)
+
+
+# Committed middle shapes: hidden 20 is one full vector of 16 (8 for AVX2)
+# plus a tail, and splits unevenly over two threads (16 + 4); batch 6.
+MID = [(cell, 2, 2, proj, 5, 6, 20, 7)
+       for cell in CELLS for proj in ((False, True) if cell == "lstm" else (False,))]
+
+
+def mid_name(cell, L, D, proj, H):
+    return "mid_%s_l%d_d%d%s_h%d" % (cell, L, D, "_proj" if proj else "", H)
+
+
 def make_module(cell, inp, H, L, bidir, P):
     if cell == "lstm":
         return nn.LSTM(inp, H, num_layers=L, bidirectional=bidir, proj_size=P)
@@ -242,7 +274,7 @@ def check_gru_explicit():
     print("explicit GRU loop (reset after) matches torch.nn.GRU to 1e-12")
 
 
-def make_parity(outdir, index, cell, L, D, proj):
+def make_parity(outdir, index, cell, L, D, proj, wide=None, namer=None):
     g = torch.Generator().manual_seed(1000 + index)
 
     def U(*shape, scale=1.0):
@@ -256,6 +288,9 @@ def make_parity(outdir, index, cell, L, D, proj):
     inp = 5
     H = randint(4, 6)
     P = 3 if proj else 0
+    if wide:
+        T, B, H, inp = wide
+        P = H // 2 + 2 if proj else 0
     S = P if P else H  # output / recurrent state size
     is_lstm = cell == "lstm"
 
@@ -267,7 +302,7 @@ def make_parity(outdir, index, cell, L, D, proj):
 
     # lengths: one full, one strictly shorter, the third anything in 1..T;
     # the positions shuffled so that the batch is not sorted.
-    lens = [T, randint(1, T - 1), randint(1, T)]
+    lens = [T, randint(1, T - 1)] + [randint(1, T) for _ in range(B - 2)]
     perm = torch.randperm(B, generator=g).tolist()
     lengths = torch.tensor([lens[perm[b]] for b in range(B)], dtype=torch.int64)
 
@@ -326,7 +361,8 @@ def make_parity(outdir, index, cell, L, D, proj):
               "num_layers": L, "bidirectional": 1 if D == 2 else 0, "T": T, "B": B}
     meta = {"config": json.dumps(config, sort_keys=True),
             "generator": "tests/ref/make_refs.py", "torch": torch.__version__}
-    path = os.path.join(outdir, case_name(cell, L, D, proj) + ".safetensors")
+    name = namer(cell, L, D, proj, H) if wide else case_name(cell, L, D, proj)
+    path = os.path.join(outdir, name + ".safetensors")
     save_safetensors(path, t, meta)
 
     # self-check: what was written reads back bit for bit
@@ -457,6 +493,9 @@ TRAJ = [
 def main():
     args = sys.argv[1:]
     only = None
+    wide = "--wide" in args
+    if wide:
+        args.remove("--wide")
     if "--only" in args:
         k = args.index("--only")
         if k + 1 >= len(args):
@@ -471,6 +510,15 @@ def main():
         if only is None or only in case_name(cell, L, D, proj):
             make_parity(outdir, i, cell, L, D, proj)
             n += 1
+    for i, (cell, L, D, proj, T, B, H, inp) in enumerate(MID):
+        if only is None or only in mid_name(cell, L, D, proj, H):
+            make_parity(outdir, 400 + i, cell, L, D, proj, (T, B, H, inp), mid_name)
+            n += 1
+    if wide:
+        for i, (cell, L, D, proj, T, B, H, inp) in enumerate(WIDE):
+            if only is None or only in wide_name(cell, L, D, proj, H):
+                make_parity(outdir, 500 + i, cell, L, D, proj, (T, B, H, inp), wide_name)
+                n += 1
     print("%d parity files" % n)
     for name, seed, opt in TRAJ:
         if only is None or only in name:

@@ -31,6 +31,15 @@ for lib in -lrecur -lopenblas -ljansson -lm -lpthread; do
     [[ " $static " == *" $lib "* ]] || fail "pkg-config --static --libs recur lacks $lib: $static"
 done
 
+# a man page for the program and for each command it lists, readable by man
+for page in recur recur-lm recur-lm-train recur-ngram-eval; do
+    [ -f "$prefix/share/man/man1/$page.1" ] || fail "man page $page.1 is not installed"
+done
+if command -v man > /dev/null; then
+    MANWIDTH=80 man -l "$prefix/share/man/man1/recur-lm-train.1" 2> /dev/null | grep -q -- "--hidden" ||
+        fail "man -l recur-lm-train.1 does not list --hidden"
+fi
+
 # an outside program: only the installed header and library
 $cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags recur) -o "$tmp/encoder" examples/encoder.c \
     $(pkg-config --libs recur) 2> "$tmp/cc.log" || fail "encoder does not build with pkg-config: $(cat "$tmp/cc.log")"

@@ -247,18 +247,23 @@ static int by_lp(const void *a, const void *b)
 }
 
 /* log-softmax of z[V] into out[V] (double). */
-static void log_softmax(const recur_real *z, int V, double *out)
+/* Returns 0, or -1 when a logit is not finite (a model with NaN weights). */
+static int log_softmax(const recur_real *z, int V, double *out)
 {
     double mx = z[0];
-    for (int i = 1; i < V; i++)
+    for (int i = 0; i < V; i++) {
+        if (!isfinite((double)z[i]))
+            return -1;
         if (z[i] > mx)
             mx = z[i];
+    }
     double s = 0;
     for (int i = 0; i < V; i++)
         s += exp((double)z[i] - mx);
     double lse = mx + log(s);
     for (int i = 0; i < V; i++)
         out[i] = (double)z[i] - lse;
+    return 0;
 }
 
 /* Appends the k best (lp + row[v]) of a row as candidates with that parent. */
@@ -341,7 +346,10 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
         goto done;
 
     /* Step 0 extends the prime alone; its state (one row) is every parent's. */
-    log_softmax(logits, V, lsm);
+    if (log_softmax(logits, V, lsm)) {
+        st = recur_error_set(err, RECUR_ERR_NONFINITE, "beam search: the model's output is not finite (NaN or infinite weights)");
+        goto done;
+    }
     int nc = top_cands(lsm, V, K, 0.0, 0, cands);
     int live = 0, best_len = 0;
     double best_lp = -INFINITY;
@@ -407,7 +415,11 @@ recur_status recur_lm_beam_search(recur_model *m, const int32_t *prime, int n_pr
         const recur_real *z = recur_run_logits(run);
         nc = 0;
         for (int k = 0; k < live; k++) {
-            log_softmax(z + (size_t)k * V, V, lsm);
+            if (log_softmax(z + (size_t)k * V, V, lsm)) {
+                st = recur_error_set(err, RECUR_ERR_NONFINITE,
+                                     "beam search: the model's output is not finite (NaN or infinite weights)");
+                goto done;
+            }
             nc += top_cands(lsm, V, K, lp[k], k, cands + nc);
         }
         qsort(cands, (size_t)nc, sizeof *cands, by_lp);

@@ -116,6 +116,7 @@ typedef struct ng_sorter {
     uint32_t *buf, *aux;    /* capacity cap records each (aux: radix sort) */
     size_t *count;          /* radix sort histogram, 65536 buckets */
     size_t cap, n;
+    size_t max_cap;         /* the budget: cap doubles up to it */
     ng_run *runs;           /* spilled sorted runs */
     int n_runs, cap_runs;
     int64_t spilled;        /* runs written, merges included */
@@ -129,7 +130,8 @@ typedef struct ng_sorter {
     uint32_t *pending;
 } ng_sorter;
 
-/* mem_bytes bounds buf + aux (at least 64 records each). */
+/* mem_bytes bounds buf + aux (at least 64 records each); they start at
+ * 65536 records and grow as the counts need. */
 recur_status ng_sorter_init(ng_sorter *s, int width, int key, int sum_at, size_t mem_bytes,
                             const char *dir, const char *what, recur_error *err);
 recur_status ng_sorter_add(ng_sorter *s, const uint32_t *rec, recur_error *err);

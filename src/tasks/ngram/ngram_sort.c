@@ -250,25 +250,53 @@ recur_status ng_sorter_init(ng_sorter *s, int width, int key, int sum_at, size_t
     s->dir = dir;
     s->what = what;
     size_t rec = (size_t)width * sizeof(uint32_t);
-    s->cap = mem_bytes / 2 / rec;
-    if (s->cap < 64)
-        s->cap = 64;
+    /* the buffers start small and double up to the budget: a large --memory
+     * costs only what the counts need */
+    s->max_cap = mem_bytes / 2 / rec;
+    if (s->max_cap < 64)
+        s->max_cap = 64;
+    s->cap = s->max_cap < 65536 ? s->max_cap : 65536;
     s->buf = malloc(s->cap * rec);
     s->aux = malloc(s->cap * rec);
     s->out = malloc(rec);
     s->pending = malloc(rec);
     s->count = malloc(NB * sizeof *s->count);
     if (!s->buf || !s->aux || !s->out || !s->pending || !s->count) {
+        size_t bytes = 2 * s->cap * rec;
         ng_sorter_free(s);
         return recur_error_set(err, RECUR_ERR_NOMEM, "ngram: out of memory for a %zu-byte sort buffer of %s",
-                               2 * s->cap * rec, what);
+                               bytes, what);
     }
     return RECUR_OK;
 }
 
+/* Doubles the buffers within the budget; 0 when at the budget or when memory
+ * runs out (then the sorter spills to disk, as at its budget). */
+static int grow(ng_sorter *s)
+{
+    if (s->cap >= s->max_cap)
+        return 0;
+    size_t cap = s->cap * 2 < s->max_cap ? s->cap * 2 : s->max_cap;
+    size_t rec = (size_t)s->width * sizeof(uint32_t);
+    uint32_t *buf = realloc(s->buf, cap * rec);
+    if (!buf) {
+        s->max_cap = s->cap;
+        return 0;
+    }
+    s->buf = buf;
+    uint32_t *aux = realloc(s->aux, cap * rec);
+    if (!aux) {
+        s->max_cap = s->cap;
+        return 0;
+    }
+    s->aux = aux;
+    s->cap = cap;
+    return 1;
+}
+
 recur_status ng_sorter_add(ng_sorter *s, const uint32_t *rec, recur_error *err)
 {
-    if (s->n == s->cap) {
+    if (s->n == s->cap && !grow(s)) {
         compact(s);
         if (s->sum_at < 0 || s->n > s->cap / 2) {
             recur_status st = spill(s, err);

@@ -1,0 +1,13 @@
+build-tsan/obj/engine/blas.o: src/engine/blas.c \
+ /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h \
+ /usr/include/x86_64-linux-gnu/openblas-pthread/openblas_config.h \
+ src/engine/gemm.h src/engine/model_internal.h src/base/internal.h \
+ include/recur.h src/engine/simd.h src/engine/threads.h
+/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h:
+/usr/include/x86_64-linux-gnu/openblas-pthread/openblas_config.h:
+src/engine/gemm.h:
+src/engine/model_internal.h:
+src/base/internal.h:
+include/recur.h:
+src/engine/simd.h:
+src/engine/threads.h:

@@ -1,0 +1,10 @@
+build-tsan/obj/engine/stepper.o: src/engine/stepper.c src/engine/cell.h \
+ src/engine/model_internal.h src/base/internal.h include/recur.h \
+ src/engine/gemm.h src/engine/simd.h src/engine/threads.h
+src/engine/cell.h:
+src/engine/model_internal.h:
+src/base/internal.h:
+include/recur.h:
+src/engine/gemm.h:
+src/engine/simd.h:
+src/engine/threads.h:

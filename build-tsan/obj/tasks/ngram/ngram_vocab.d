@@ -1,0 +1,5 @@
+build-tsan/obj/tasks/ngram/ngram_vocab.o: src/tasks/ngram/ngram_vocab.c \
+ src/base/internal.h include/recur.h src/tasks/ngram/ngram_internal.h
+src/base/internal.h:
+include/recur.h:
+src/tasks/ngram/ngram_internal.h:
