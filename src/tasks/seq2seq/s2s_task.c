@@ -16,6 +16,13 @@
 
 #include "tasks/seq2seq/s2s_internal.h"
 
+/* A pair's place in an epoch's order: by lengths, then a drawn key. */
+typedef struct sort_item {
+    int32_t src_n, tgt_n;
+    uint64_t key;
+    size_t pair;
+} sort_item;
+
 struct recur_s2s_task {
     recur_s2s *s;
     const recur_s2s_pairs *dev;
@@ -30,7 +37,7 @@ struct recur_s2s_task {
     int max_S, max_T;
     s2s_work *w;
     int32_t *src, *src_len, *tgt_in, *tgt_out, *tgt_len;
-    uint64_t *key;
+    sort_item *items;       /* scratch of the epoch's sort */
 };
 
 void recur_s2s_task_config_default(recur_s2s_task_config *c)
@@ -49,7 +56,7 @@ void recur_s2s_task_free(recur_s2s_task *t)
         return;
     s2s_work_free(t->w);
     void *p[] = {t->ids, t->src_at, t->tgt_at, t->src_n, t->tgt_n, t->order, t->batch_start,
-                 t->src, t->src_len, t->tgt_in, t->tgt_out, t->tgt_len, t->key};
+                 t->src, t->src_len, t->tgt_in, t->tgt_out, t->tgt_len, t->items};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     free(t);
@@ -100,9 +107,9 @@ recur_status recur_s2s_task_create(recur_s2s_task **out, recur_s2s *s,
     t->src_n = malloc(t->n * sizeof *t->src_n);
     t->tgt_n = malloc(t->n * sizeof *t->tgt_n);
     t->order = malloc(t->n * sizeof *t->order);
-    t->key = malloc(t->n * sizeof *t->key);
+    t->items = malloc(t->n * sizeof *t->items);
     t->batch_start = malloc((t->n / (size_t)cfg->batch + 2) * sizeof *t->batch_start);
-    if (!t->src_at || !t->tgt_at || !t->src_n || !t->tgt_n || !t->order || !t->key || !t->batch_start)
+    if (!t->src_at || !t->tgt_at || !t->src_n || !t->tgt_n || !t->order || !t->items || !t->batch_start)
         goto nomem;
     size_t used = 0, cap = 0, p = 0;
     ids_ctx sc = {s->src, S2S_SRC_UNK, &t->ids, &used, &cap, 0};
@@ -151,17 +158,16 @@ fail:
 
 static int64_t task_epoch_steps(void *ctx) { return ((recur_s2s_task *)ctx)->n_batches; }
 
-static const recur_s2s_task *sort_task; /* qsort has no context argument */
-
 static int by_length(const void *a, const void *b)
 {
-    const recur_s2s_task *t = sort_task;
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    if (t->src_n[x] != t->src_n[y])
-        return t->src_n[x] < t->src_n[y] ? -1 : 1;
-    if (t->tgt_n[x] != t->tgt_n[y])
-        return t->tgt_n[x] < t->tgt_n[y] ? -1 : 1;
-    return t->key[x] < t->key[y] ? -1 : t->key[x] > t->key[y] ? 1 : (x < y ? -1 : x > y);
+    const sort_item *x = a, *y = b;
+    if (x->src_n != y->src_n)
+        return x->src_n < y->src_n ? -1 : 1;
+    if (x->tgt_n != y->tgt_n)
+        return x->tgt_n < y->tgt_n ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->pair < y->pair ? -1 : x->pair > y->pair;
 }
 
 static recur_status task_epoch_begin(void *ctx, int64_t epoch, int64_t first, char *msg)
@@ -171,13 +177,11 @@ static recur_status task_epoch_begin(void *ctx, int64_t epoch, int64_t first, ch
     recur_s2s_task *t = ctx;
     recur_rng rng;
     rng_seed(&rng, t->cfg.seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch);
-    for (size_t i = 0; i < t->n; i++) {
-        t->order[i] = i;
-        t->key[i] = rng_next(&rng);
-    }
-    sort_task = t;
-    qsort(t->order, t->n, sizeof *t->order, by_length);
-    sort_task = NULL;
+    for (size_t i = 0; i < t->n; i++)
+        t->items[i] = (sort_item){t->src_n[i], t->tgt_n[i], rng_next(&rng), i};
+    qsort(t->items, t->n, sizeof *t->items, by_length);
+    for (size_t i = 0; i < t->n; i++)
+        t->order[i] = t->items[i].pair;
     for (int64_t b = 0; b < t->n_batches; b++)
         t->batch_start[b] = (size_t)b * (size_t)t->cfg.batch;
     for (int64_t b = t->n_batches - 1; b > 0; b--) {
