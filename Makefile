@@ -4,6 +4,14 @@
 # ThreadSanitizer into build-tsan/ (`make tsan-check`).
 CC      ?= cc
 PKGS    := openblas jansson
+# Data-parallel training over MPI (docs/parallel.md): Open MPI when found
+# (Debian's libopenmpi-dev), or MPI=1 / MPI=0.  Without it, or started
+# without mpirun, training runs as one process.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+PKGS    += ompi-c
+MPI_DEF := -DRECUR_MPI
+endif
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -15,7 +23,7 @@ BUILD   ?= build
 OPT     := -O2 -g
 endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) -Wall -Wextra -Werror -fPIC -MMD -MP \
-           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
+           -Iinclude -Isrc $(MPI_DEF) $(shell pkg-config --cflags $(PKGS))
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
@@ -48,6 +56,13 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED := $(BUILD)/librecur.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/librecur.so
 all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+
+# parallel.c alone differs with MPI: rebuilt when MPI changes
+$(BUILD)/mpi-$(MPI).flag:
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/mpi-*.flag
+	@touch $@
+$(BUILD)/obj/train/parallel.o $(BUILD)/obj64/train/parallel.o: $(BUILD)/mpi-$(MPI).flag
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -91,9 +106,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 # library the way other projects do; not under SAN=1, whose library needs
 # the sanitizers' runtime loaded first.
 SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
+# With MPI (and mpirun), the data-parallel checks on 2 ranks; not under
+# SAN=1, whose leak checker reports Open MPI's own allocations.
+MPI_CHECKS := $(if $(filter 1,$(SAN)),,$(if $(filter 1,$(MPI)),$(sort $(wildcard tests/mpi/*.sh))))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
+	 for s in $(MPI_CHECKS); do echo "== $$s"; bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"
 
 # The threading promises of recur.h under ThreadSanitizer: the library and
@@ -131,7 +150,7 @@ fuzz-run: $(BUILD)/fuzz_safetensors
 # Like the rule above it links only the sources it needs.
 FUZZ_CKPT_SRC := fuzz/fuzz_checkpoint.c $(addprefix src/,io/checkpoint.c io/safetensors.c io/atomic_file.c \
                  $(addprefix engine/,model.c run.c cell_common.c cell_gru.c cell_lstm.c cell_rnn.c optim.c \
-                 schedule.c blas.c gemm_avx512.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
+                 schedule.c blas.c gemm_avx512.c gemm_bf16.c gemm_bf16_pass.c simd.c simd_avx2.c simd_avx512.c threads.c dropout.c) \
                  base/errors.c base/alloc.c base/rng.c base/version.c)
 fuzz-checkpoint: $(BUILD)/fuzz_checkpoint
 $(BUILD)/fuzz_checkpoint: $(FUZZ_CKPT_SRC) $(wildcard src/*/*.h) include/recur.h
@@ -142,6 +161,30 @@ fuzz-checkpoint-run: $(BUILD)/fuzz_checkpoint
 	@mkdir -p $(BUILD)/fuzz-corpus-checkpoint
 	$(BUILD)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/checkpoint.dict \
 	  $(BUILD)/fuzz-corpus-checkpoint fuzz/seeds_checkpoint
+# libFuzzer targets for the text readers (fuzz/fuzz_text.c: vocabulary JSON,
+# text checks, corpus encoding) and the ARPA reader (fuzz/fuzz_arpa.c), over
+# the whole library compiled by clang with the fuzzer's instrumentation
+# (build/fuzz-obj/); see docs/fuzzing.md.  `make fuzz-readers-run` runs each
+# for FUZZ_SECONDS; scripts/test.sh runs them briefly.
+# a comma inside $(subst)
+, := ,
+FUZZ_LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/fuzz-obj/%.o)
+FUZZ_OBJ_CFLAGS := $(subst -fsanitize=fuzzer$(,)address,-fsanitize=fuzzer-no-link$(,)address,$(FUZZ_CFLAGS)) \
+                   -Wno-unused-command-line-argument $(shell pkg-config --cflags $(PKGS))
+$(BUILD)/fuzz-obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_OBJ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz-obj/librecur.a: $(FUZZ_LIB_OBJ)
+	ar rcs $@ $^
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/fuzz-obj/librecur.a include/recur.h
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(BUILD)/fuzz-obj/librecur.a $(LDLIBS)
+FUZZ_READERS := text arpa
+fuzz-readers: $(FUZZ_READERS:%=$(BUILD)/fuzz_%)
+fuzz-readers-run: fuzz-readers
+	@for t in $(FUZZ_READERS); do mkdir -p $(BUILD)/fuzz-corpus-$$t; echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  $(BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $(BUILD)/fuzz-corpus-$$t fuzz/seeds_$$t \
+	    > $(BUILD)/fuzz_$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz_$$t.log; exit 1; }; done; echo "NO FUZZ FINDINGS"
+
 # Rewrites fuzz/seeds_checkpoint/ with recur's own checkpoint writer.
 fuzz-checkpoint-seeds: $(BUILD)/librecur.a
 	@mkdir -p $(BUILD) fuzz/seeds_checkpoint
@@ -189,6 +232,6 @@ uninstall:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-nompi
 
-.PHONY: all check check-python tsan-check man clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds
+.PHONY: all check check-python tsan-check man fuzz-readers fuzz-readers-run clean install uninstall FORCE fuzz fuzz-run fuzz-checkpoint fuzz-checkpoint-run fuzz-checkpoint-seeds

@@ -19,6 +19,8 @@
  *              --vocab V --embed E --hidden H --layers L --bidir 0|1 --out O
  *              --batch B --steps T [--dropout p] [--threads n] [--warmup n]
  *              [--min-iters n] [--min-time s] [--max-iters n] [--stepper 0|1]
+ *              [--precision fp32|bf16|int8]   (train, score: the products,
+ *              fp32 or bf16; generate: the stepper's weights, any of them)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +84,7 @@ static void die(const char *what, const char *msg)
 int main(int argc, char **argv)
 {
     long base_kib = status_kib("VmRSS");
-    const char *mode = "train", *cell = "lstm";
+    const char *mode = "train", *cell = "lstm", *precision = "fp32";
     int vocab = 0, embed = 0, hidden = 0, layers = 2, bidir = 0, out = 0, batch = 0, steps = 0;
     int threads = 0, warmup = 2, min_iters = 5, max_iters = 500, use_stepper = 1;
     double dropout = 0, min_time = 2.0;
@@ -109,6 +111,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--min-time")) min_time = atof(v);
         else if (!strcmp(k, "--max-iters")) max_iters = atoi(v);
         else if (!strcmp(k, "--stepper")) use_stepper = atoi(v);
+        else if (!strcmp(k, "--precision")) precision = v;
         else {
             fprintf(stderr, "speed: unknown option %s\n", k);
             return 2;
@@ -119,6 +122,9 @@ int main(int argc, char **argv)
         die("--mode", "must be train, score or generate");
     if (max_iters < 1 || min_iters < 1 || min_iters > max_iters)
         die("--min-iters/--max-iters", "need 1 <= min <= max");
+    recur_precision prec;
+    if (recur_precision_parse(precision, &prec))
+        die("--precision", "must be fp32, bf16 or int8");
     recur_set_num_threads(threads);
 
     recur_model_config cfg;
@@ -144,9 +150,13 @@ int main(int argc, char **argv)
      * table (what recur lm sample does for a character model) */
     if (gen && !use_stepper && recur_run_cache_input_projection(r, 1))
         die("cache", recur_run_errmsg(r));
+    if (!gen && recur_model_set_precision(m, prec))
+        die("--precision", recur_model_errmsg(m));
     recur_stepper *stp = NULL;
     if (gen && use_stepper && recur_stepper_create(&stp, m, &err))
         die("stepper", err.msg);
+    if (gen && prec != RECUR_PRECISION_FP32 && (!stp || recur_stepper_set_weights(stp, prec)))
+        die("--precision", stp ? recur_stepper_errmsg(stp) : "quantised weights need the stepper");
     recur_optim *o = NULL;
     recur_optim_config oc;
     recur_optim_config_default(&oc, RECUR_OPTIM_SGD);

@@ -3,6 +3,8 @@
 
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
+           [--text PTB_TEST] [--lines N] [--sentence-batch 64]
+           [--precisions fp32[,bf16][,int8]] [--torch-bf16]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
 python3-torch, imported only by bench/speed_torch.py.)
 
@@ -29,9 +31,34 @@ and optimiser are not counted), 2*M*N*K each:
   train    = 3 * forward (the forward products, then the gradients of
              their inputs and of their weights)
   score, generate = forward
-g2p-train and g2p-decode time the encoder-decoder (bench/speed_seq2seq.c
-against bench/speed_seq2seq_torch.py): training steps and greedy decoding
-of 64 words at a time, in words per second.
+except that recur's generation of a character model reads layer 0's input
+products from a table of e_v W_ih^T (one row per character, made once), so
+its count leaves out layer 0's 2*G*H*embed: each side's GF column counts
+the work that side does (tokens/s are measured, not derived).
+
+Sentence scoring (configuration ptb-sentences, included in "all"): every
+line of PTB test (--text; --lines N: the first N) scored on its own from a
+fresh state, with the ptb-small model's shapes, by build/bench/score_sentences
+(recur_lm_score_batch) one line at a time (batch 1) and --sentence-batch
+lines side by side, and by bench/score_sentences_torch.py batched the same
+way (sorted by length, padded, the decoder on real positions only) under
+PyTorch's thread settings as above, the fastest kept.  The table gives
+sentences per second (median over rounds) and the ratios.
+
+--precisions adds columns for recur at other precisions, run in the same
+rounds: bf16 = training and scoring with bfloat16 products
+(recur_model_set_precision; AMX or AVX512-BF16), generation with bfloat16
+weights in the stepper; int8 = generation with int8 weights (one scale per
+output row); "-" where a precision does not apply.  Each gets its tokens per
+second and its ratios to recur fp32 (x32) and to PyTorch's best (xT).
+--torch-bf16 adds PyTorch under torch.autocast("cpu", torch.bfloat16)
+(oneDNN's bfloat16 products) at its intra-op thread count = threads.
+
+g2p-train and g2p-decode (included in "all") time the encoder-decoder
+(build/bench/speed_seq2seq against bench/speed_seq2seq_torch.py): training
+steps and greedy decoding of 64 words at a time, in words per second (the
+tok/s columns); the other precisions do not apply to them.
+
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
 """
@@ -44,6 +71,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECUR = os.path.join(ROOT, "build", "bench", "speed")
+RECUR_SENT = os.path.join(ROOT, "build", "bench", "score_sentences")
+TORCH_SENT = os.path.join(ROOT, "bench", "score_sentences_torch.py")
+# the ptb-small model's shapes: vocab, embed, hidden, layers
+SENTENCE_MODEL = ["--vocab", "10000", "--embed", "200", "--hidden", "200", "--layers", "2"]
 TORCH = os.path.join(ROOT, "bench", "speed_torch.py")
 
 # name: (mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout)
@@ -68,7 +99,7 @@ S2S_TGT = 7
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
-def flops_per_token(c):
+def flops_per_token(c, side="torch"):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
     if mode.startswith("s2s"):
         # per word: the encoder over `steps` characters, the decoder, general
@@ -82,6 +113,8 @@ def flops_per_token(c):
     f = 0
     for layer in range(layers):
         inp = embed if layer == 0 else D * hidden
+        if side == "recur" and mode == "generate" and layer == 0:
+            inp = 0  # recur's stepper reads e_v W_ih^T from its table
         f += D * 2 * GATES[cell] * hidden * (inp + hidden)
     f += 2 * D * hidden * out
     return 3 * f if mode == "train" else f
@@ -128,6 +161,46 @@ def env_label(spec):
     return "OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE unset" % spec
 
 
+def torch_settings(threads):
+    if threads == 1:
+        return [("1 thread", 1, {})]
+    return [("torch 1, BLAS %d" % threads, 1, {}),
+            ("torch %d" % threads, threads, {}),
+            ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
+
+
+def sentence_rows(a, spec, text):
+    """One-at-a-time, batched and PyTorch batched sentence scoring."""
+    hdr = "%-17s %3s %12s %12s %12s %8s %8s  %s" % (
+        "configuration", "thr", "recur 1 s/s", "recur B s/s", "torch B s/s", "B / 1", "vs torch",
+        "torch setting")
+    print("\nsentence scoring, %s (sentences per second, batch %d)" % (text, a.sentence_batch))
+    print(hdr)
+    print("-" * len(hdr))
+    timing = ["--min-time", str(a.min_time), "--text", text]
+    for threads in [int(t) for t in a.threads.split(",")]:
+        ones, ours, theirs = [], [], {s[0]: [] for s in torch_settings(threads)}
+        for _ in range(a.rounds):
+            ones.append(run([RECUR_SENT] + SENTENCE_MODEL + timing + ["--batch", "1", "--threads", str(threads)],
+                            make_env(spec, threads, {})))
+            ours.append(run([RECUR_SENT] + SENTENCE_MODEL + timing +
+                            ["--batch", str(a.sentence_batch), "--threads", str(threads)],
+                            make_env(spec, threads, {})))
+            for label, tt, extra in torch_settings(threads):
+                theirs[label].append(run(["/usr/bin/python3", TORCH_SENT] + SENTENCE_MODEL + timing +
+                                         ["--batch", str(a.sentence_batch), "--torch-threads", str(tt)],
+                                         make_env(spec, threads, extra)))
+        r1 = statistics.median(r["sent_s"] for r in ones)
+        rb = statistics.median(r["sent_s"] for r in ours)
+        best, ts = None, 0.0
+        for label, rows in theirs.items():
+            v = statistics.median(r["sent_s"] for r in rows)
+            if v > ts:
+                best, ts = label, v
+        print("%-17s %3d %12.1f %12.1f %12.1f %8.2f %8.2f  %s" % (
+            "ptb-sentences", threads, r1, rb, ts, rb / r1, rb / ts, best), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", default="asis,unset")
@@ -135,22 +208,58 @@ def main():
     ap.add_argument("--configs", default="all")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--min-time", type=float, default=1.5)
+    ap.add_argument("--text", default="")
+    ap.add_argument("--lines", type=int, default=0)
+    ap.add_argument("--sentence-batch", type=int, default=64)
+    ap.add_argument("--precisions", default="fp32")
+    ap.add_argument("--torch-bf16", action="store_true")
     a = ap.parse_args()
-    if not os.access(RECUR, os.X_OK):
-        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR)
+    extra_prec = [p for p in a.precisions.split(",") if p != "fp32"]
+    for p in extra_prec:
+        if p not in ("bf16", "int8"):
+            sys.exit("bench/speed.py: --precisions: fp32, bf16 or int8, not %s" % p)
+    if not os.access(RECUR, os.X_OK) or not os.access(RECUR_SENT, os.X_OK):
+        sys.exit("bench/speed.py: %s or %s missing: run `make` first" % (RECUR, RECUR_SENT))
     configs = CONFIGS if a.configs == "all" else [c for c in CONFIGS if c[0] in a.configs.split(",")]
-    if not configs:
+    sentences = a.configs == "all" or "ptb-sentences" in a.configs.split(",")
+    text = None
+    if sentences:
+        text = a.text
+        if not text:
+            for d in (os.path.join(ROOT, "..", "shared", "data", "ptb"), "/work/shared/data/ptb"):
+                if os.path.exists(os.path.join(d, "ptb.test.txt")):
+                    text = os.path.join(d, "ptb.test.txt")
+                    break
+        if not text or not os.path.exists(text):
+            sys.exit("bench/speed.py: no PTB test file for ptb-sentences (give --text)")
+        if a.lines > 0:
+            cut = "/tmp/speed_sentences_%d.txt" % os.getpid()
+            with open(text, encoding="utf-8") as f, open(cut, "w", encoding="utf-8") as g:
+                for i, line in enumerate(f):
+                    if i >= a.lines:
+                        break
+                    g.write(line)
+            text = cut
+    if not configs and not sentences:
         sys.exit("bench/speed.py: no configuration named %s" % a.configs)
     timing = ["--min-time", str(a.min_time)]
     hdr = "%-17s %3s %11s %11s %6s %8s %8s %8s %8s  %s" % (
         "configuration", "thr", "recur tok/s", "torch tok/s", "ratio", "recur GF", "torch GF",
         "recur MiB", "torch MiB", "torch setting")
+    for p in extra_prec:
+        hdr += "  %9s %5s %5s" % ("recur " + p, "x32", "xT")
+    if a.torch_bf16:
+        hdr += "  %10s" % "torch bf16"
     for spec in a.envs.split(","):
         print("\n== %s" % env_label(spec))
+        if sentences:
+            sentence_rows(a, spec, text)
+        if not configs:
+            continue
         print(hdr)
         print("-" * len(hdr))
         for name, c in configs:
-            fl = flops_per_token(c)
+            fl, fl_recur = flops_per_token(c), flops_per_token(c, "recur")
             for threads in [int(t) for t in a.threads.split(",")]:
                 settings = [("1 thread", 1, {})]
                 if threads > 1:
@@ -160,9 +269,21 @@ def main():
                 ours, theirs = [], {s[0]: [] for s in settings}
                 s2s = c[0].startswith("s2s")
                 ours_exe, theirs_exe = (RECUR_S2S, TORCH_S2S) if s2s else (RECUR, TORCH)
+                applies = {p: not s2s and (p == "bf16" or c[0] == "generate") for p in extra_prec}
+                other = {p: [] for p in extra_prec}
+                autocast = []
                 for _ in range(a.rounds):
                     ours.append(run([ours_exe] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
+                    for p in extra_prec:
+                        if applies[p]:
+                            other[p].append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads),
+                                                                                 "--precision", p],
+                                                make_env(spec, threads, {})))
+                    if a.torch_bf16 and not s2s:
+                        autocast.append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                                            ["--torch-threads", str(threads), "--autocast", "1"],
+                                            make_env(spec, threads, {})))
                     for label, tt, extra in settings:
                         theirs[label].append(run(["/usr/bin/python3", theirs_exe] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
@@ -175,12 +296,26 @@ def main():
                         best, ts = label, v
                 rm = max(r["peak_mib"] for r in ours)
                 tm = max(r["peak_mib"] for r in theirs[best])
-                print("%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %s" % (
-                    name, threads, rs, ts, rs / ts, rs * fl / 1e9, ts * fl / 1e9, rm, tm, best),
-                    flush=True)
-    print("\n(g2p-*: words/s instead of tokens/s, FLOPs per word)")
-    print("FLOPs per token (matrix products): " +
-          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) for n, c in configs))
+                line = "%-17s %3d %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f  %-17s" % (
+                    name, threads, rs, ts, rs / ts, rs * fl_recur / 1e9, ts * fl / 1e9, rm, tm, best)
+                for p in extra_prec:
+                    if applies[p]:
+                        v = statistics.median(r["tok_s"] for r in other[p])
+                        line += "  %9.0f %5.2f %5.2f" % (v, v / rs, v / ts)
+                    else:
+                        line += "  %9s %5s %5s" % ("-", "-", "-")
+                if a.torch_bf16 and autocast:
+                    line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
+                print(line.rstrip(), flush=True)
+    if text and a.lines > 0:
+        os.unlink(text)
+    if not configs:
+        return
+    print("\nFLOPs per token (matrix products): " +
+          ", ".join("%s %.2fM" % (n, flops_per_token(c) / 1e6) +
+                    (" (recur %.2fM)" % (flops_per_token(c, "recur") / 1e6)
+                     if flops_per_token(c, "recur") != flops_per_token(c) else "")
+                    for n, c in configs))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ p.add_argument("--min-iters", type=int, default=5)
 p.add_argument("--min-time", type=float, default=2.0)
 p.add_argument("--max-iters", type=int, default=500)
 p.add_argument("--torch-threads", type=int, default=1)
+p.add_argument("--autocast", type=int, default=0,
+               help="1: the step under torch.autocast('cpu', dtype=torch.bfloat16) (oneDNN's bf16 products)")
 a = p.parse_args()
 
 torch.set_num_threads(a.torch_threads)
@@ -123,6 +125,13 @@ else:
             for _ in range(T):
                 logits, state = net(tok, state)
                 tok = logits.view(-1).argmax().view(1, 1)
+
+if a.autocast:
+    plain_step = step
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain_step()
 
 for _ in range(a.warmup):
     step()

@@ -1,6 +1,6 @@
 /*
  * lm.c - `recur lm`: language models from the shell.  Dispatches to train,
- * eval, sample and demo, and holds what they share: the strict option parser
+ * eval, score, rescore, sample and demo, and holds what they share: the strict option parser
  * (unknown options and malformed or out-of-range values are errors naming
  * the option; --help lists every option with its default), the loading of
  * language-model files (task, level and vocabulary from __metadata__), and
@@ -22,6 +22,9 @@ int lm_cmd_train(int argc, char **argv);
 int lm_cmd_eval(int argc, char **argv);
 int lm_cmd_sample(int argc, char **argv);
 int lm_cmd_demo(int argc, char **argv);
+int lm_cmd_score(int argc, char **argv);
+int lm_cmd_rescore(int argc, char **argv);
+int lm_cmd_cells(int argc, char **argv);
 
 /* ---- model files ------------------------------------------------------- */
 
@@ -67,10 +70,13 @@ static void usage(FILE *out)
             "usage: recur lm COMMAND [OPTIONS] [ARGS]\n\n"
             "language models over words or characters (see docs/lm.md)\n\n"
             "commands:\n"
-            "  train   train a model: recur lm train TRAIN VALID [TEST]\n"
-            "  eval    perplexity of text files: recur lm eval MODEL FILE...\n"
-            "  sample  generate text: recur lm sample MODEL\n"
-            "  demo    train a small character model on the fortunes package and sample it\n\n"
+            "  train    train a model: recur lm train TRAIN VALID [TEST]\n"
+            "  eval     perplexity of text files: recur lm eval MODEL FILE...\n"
+            "  score    log-probability of each line: recur lm score MODEL [FILE|-]\n"
+            "  rescore  re-rank n-best lists: recur lm rescore MODEL NBEST\n"
+            "  sample   generate text: recur lm sample MODEL\n"
+            "  demo     train a small character model on the fortunes package and sample it\n"
+            "  cells    an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT\n\n"
             "`recur lm COMMAND --help` lists each command's options and defaults.\n");
 }
 
@@ -89,10 +95,16 @@ int cli_lm(int argc, char **argv)
         return lm_cmd_train(argc - 1, argv + 1);
     if (!strcmp(c, "eval"))
         return lm_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(c, "score"))
+        return lm_cmd_score(argc - 1, argv + 1);
+    if (!strcmp(c, "rescore"))
+        return lm_cmd_rescore(argc - 1, argv + 1);
     if (!strcmp(c, "sample"))
         return lm_cmd_sample(argc - 1, argv + 1);
     if (!strcmp(c, "demo"))
         return lm_cmd_demo(argc - 1, argv + 1);
+    if (!strcmp(c, "cells"))
+        return lm_cmd_cells(argc - 1, argv + 1);
     fprintf(stderr, "recur lm: unknown command '%s' (try recur lm --help)\n", c);
     return 2;
 }

@@ -44,6 +44,7 @@ typedef struct lm_gen_opts {
     uint64_t seed;
     const char *stop;  /* NULL or "" for none */
     long long beam;    /* 0: sample */
+    recur_precision weights; /* the stepper's (sampling); beam search: FP32 or BF16 products */
 } lm_gen_opts;
 
 /* Generates text after the prime and writes prime and continuation to out
@@ -89,9 +90,40 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
 int lm_interp_logprobs(recur_model *m, const recur_vocab *v, const recur_ngram *ng,
                        const int32_t *ids, size_t n, double *lp_rnn, double *lp_ng,
                        recur_error *err);
+/* The n-gram half alone: ln p of each of ids[0..n) (word ids of v; <eos>
+ * is </s>, after which a new sentence starts at <s>). */
+void lm_interp_ngram_logprobs(const recur_vocab *v, const recur_ngram *ng, const int32_t *ids,
+                              size_t n, double *lp_ng);
 /* Negative log-likelihood (nats) of lambda * p_rnn + (1 - lambda) * p_ngram. */
 double lm_interp_nll(const double *lp_rnn, const double *lp_ng, size_t n, double lambda);
 /* The lambda in [0, 1] that minimises lm_interp_nll (golden section). */
 double lm_interp_tune(const double *lp_rnn, const double *lp_ng, size_t n);
+
+/* ---- sentence scoring (lm_score.c), shared with lm_rescore.c ---- */
+
+typedef struct lm_scorer {
+    lm_file *f;
+    const recur_ngram *ng; /* NULL: the RNN alone */
+    double lambda;         /* the RNN's weight in the mixture with ng */
+    int batch;             /* sentences side by side */
+} lm_scorer;
+
+typedef struct lm_line_score {
+    double logprob;        /* ln p of the line (the mixture with an n-gram model) */
+    double rnn, ngram;     /* ln p under each model alone (ngram: with ng only;
+                              rnn: NAN when lambda is 0, the RNN not run) */
+    int64_t tokens, oov;   /* predicted tokens; <unk> substitutions */
+} lm_line_score;
+
+/* Scores lines[i] (lens[i] bytes, valid UTF-8 without '\n' or NUL) as
+ * recur_lm_encode_line reads them, in batches; names[i] for messages.
+ * 0, or 1 with err set. */
+int lm_score_texts(const lm_scorer *s, const char *const *lines, const size_t *lens, size_t n,
+                   const char *const *names, lm_line_score *out, recur_error *err);
+
+/* 0 when line[0..len) is UTF-8 without NUL; else 1 after printing
+ * "cmd: where:LINE: ..." with the column. */
+int lm_check_line(const char *cmd, const char *where, long long lineno, const char *line,
+                  size_t len);
 
 #endif

@@ -185,7 +185,7 @@ int lm_cmd_demo(int argc, char **argv)
          * characters of the ASCII-art files from derailing a sample */
         printf("\n--- temperature %.1f, top-p 0.95 ---", temps[k]);
         fflush(stdout);
-        lm_gen_opts g = {"\n\n", length, temps[k], 0, 0.95, (uint64_t)seed + (uint64_t)k, NULL, 0};
+        lm_gen_opts g = {"\n\n", length, temps[k], 0, 0.95, (uint64_t)seed + (uint64_t)k, NULL, 0, RECUR_PRECISION_FP32};
         rc = lm_generate(f.model, f.vocab, &g, stdout);
     }
     printf("\n(the model is %s: try `recur lm sample %s --temperature 0.7`)\n", best, best);

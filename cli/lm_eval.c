@@ -96,6 +96,7 @@ int lm_cmd_eval(int argc, char **argv)
     int json = 0;
     const char *arpa = NULL, *tune = NULL;
     double lambda = 0.5;
+    const char *weights = "fp32";
     cli_opt opts[] = {
         CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
         CLI_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
@@ -104,6 +105,7 @@ int lm_cmd_eval(int argc, char **argv)
         CLI_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
         CLI_STR("tune-lambda", &tune, "VALID",
                "choose --lambda minimising the mixture's perplexity on this file", "none"),
+        CLI_CHOICE("weights", &weights, "products in float32, or in bfloat16 (weights and activations rounded, float32 sums)", "fp32|bf16"),
         CLI_END,
     };
     const char *pos[1024];
@@ -131,6 +133,11 @@ int lm_cmd_eval(int argc, char **argv)
     lm_file f;
     if (lm_file_load(pos[0], &f))
         return 1;
+    if (!strcmp(weights, "bf16") && recur_model_set_precision(f.model, RECUR_PRECISION_BF16) != RECUR_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, recur_model_errmsg(f.model));
+        lm_file_close(&f);
+        return 1;
+    }
     int status = 0;
     int chr = f.level == RECUR_LEVEL_CHAR;
     recur_ngram *ng = NULL;

@@ -29,6 +29,13 @@ int lm_interp_logprobs(recur_model *m, const recur_vocab *v, const recur_ngram *
     free(buf);
     if (rc)
         return 1;
+    lm_interp_ngram_logprobs(v, ng, ids, n, lp_ng);
+    return 0;
+}
+
+void lm_interp_ngram_logprobs(const recur_vocab *v, const recur_ngram *ng, const int32_t *ids,
+                              size_t n, double *lp_ng)
+{
     const int32_t eos = recur_vocab_eos(v);
     recur_ngram_state st;
     recur_ngram_begin(ng, &st);
@@ -39,7 +46,6 @@ int lm_interp_logprobs(recur_model *m, const recur_vocab *v, const recur_ngram *
         if (ids[i] == eos)
             recur_ngram_begin(ng, &st);
     }
-    return 0;
 }
 
 double lm_interp_nll(const double *lp_rnn, const double *lp_ng, size_t n, double lambda)

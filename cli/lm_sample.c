@@ -135,6 +135,14 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
         if (strbuf_add(&ob, g->prime, strlen(g->prime)))
             goto done;
     }
+    if (g->beam > 0 && g->weights == RECUR_PRECISION_INT8) {
+        fprintf(stderr, "recur lm sample: --weights int8 is for sampling; beam search runs fp32 or bf16\n");
+        goto done;
+    }
+    if (g->beam > 0 && recur_model_set_precision(m, g->weights) != RECUR_OK) {
+        fprintf(stderr, "recur lm sample: %s\n", recur_model_errmsg(m));
+        goto done;
+    }
     if (g->beam > 0) {
         int32_t stop_id = -1;
         if (g->stop && *g->stop) {
@@ -178,14 +186,18 @@ int lm_generate(recur_model *m, const recur_vocab *v, const lm_gen_opts *g, FILE
         fprintf(stderr, "recur lm sample: %s\n", err.msg);
         goto done;
     }
+    if (recur_stepper_set_weights(stp, g->weights) != RECUR_OK) {
+        fprintf(stderr, "recur lm sample: %s\n", recur_stepper_errmsg(stp));
+        goto done;
+    }
     for (size_t i = 0; i < nctx; i++)
         if (recur_stepper_feed(stp, ctx[i]) != RECUR_OK) {
             fprintf(stderr, "recur lm sample: %s\n", recur_stepper_errmsg(stp));
             goto done;
         }
     for (long long i = 0; i < g->length && !stopped; i++) {
-        int32_t id = recur_sampler_next(smp, recur_stepper_logits(stp));
-        if (id < 0) {
+        int32_t id;
+        if (recur_sampler_next(smp, recur_stepper_logits(stp), &id) != RECUR_OK) {
             fprintf(stderr, "recur lm sample: %s\n", recur_sampler_errmsg(smp));
             goto done;
         }
@@ -213,9 +225,9 @@ done:
 int lm_cmd_sample(int argc, char **argv)
 {
     const char *cmd = "recur lm sample";
-    lm_gen_opts g = {"", 0, 1.0, 0, 1.0, 0, NULL, 0};
+    lm_gen_opts g = {"", 0, 1.0, 0, 1.0, 0, NULL, 0, RECUR_PRECISION_FP32};
     long long seed = 0, threads = 0;
-    const char *stop = NULL;
+    const char *stop = NULL, *weights = "fp32";
     cli_opt opts[] = {
         CLI_STR("prime", &g.prime, "TEXT", "text to start from (UTF-8, every token in the vocabulary)", "none: a line start"),
         CLI_INT("length", &g.length, "N", "tokens to generate", 1, 100000000),
@@ -225,6 +237,7 @@ int lm_cmd_sample(int argc, char **argv)
         CLI_INT("seed", &seed, "S", "random seed, 0: from the clock", 0, 9.2e18),
         CLI_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
         CLI_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
+        CLI_CHOICE("weights", &weights, "weights of the products: float32, bfloat16, or int8 with a scale per row (a quarter of the bytes a token reads; sampling only)", "fp32|bf16|int8"),
         CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
         CLI_END,
     };
@@ -239,6 +252,7 @@ int lm_cmd_sample(int argc, char **argv)
         return 2;
     }
     recur_set_num_threads((int)threads);
+    recur_precision_parse(weights, &g.weights); /* one of the choices */
     g.stop = stop;
     g.seed = seed ? (uint64_t)seed
                   : ((uint64_t)time(NULL) * 6364136223846793005ull) ^ (uint64_t)getpid();

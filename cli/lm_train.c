@@ -32,7 +32,11 @@ static int fail(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s: %s\n", CMD, buf);
+    /* on several ranks, a failure before the trainer is each rank's own */
+    if (recur_parallel_size() > 1)
+        fprintf(stderr, "%s: rank %d: %s\n", CMD, recur_parallel_rank(), buf);
+    else
+        fprintf(stderr, "%s: %s\n", CMD, buf);
     return 1;
 }
 
@@ -325,6 +329,10 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     int32_t *train_ids = NULL, *valid_ids = NULL, *test_ids = NULL;
     size_t n_train = 0, n_valid = 0, n_test = 0, oov_valid = 0, oov_test = 0, oov_train = 0;
     recur_set_num_threads((int)o->train.threads);
+    if (recur_parallel_init(&err) != RECUR_OK) { /* MPI, when mpirun started this process */
+        fail("%s", err.msg);
+        goto done;
+    }
 
     /* Everything is checked and built before the run folder is touched. */
     if (o->train.resume) {
@@ -391,7 +399,9 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     tc.n_inputs = train->is_file ? (test ? 3 : 2) : 0;
     train_signals_install();
     if (recur_trainer_create(&tr, m, &tk, &tc, &err) != RECUR_OK) {
-        fail("%s", err.msg);
+        /* every rank has the failure (the first failing rank's message): rank 0 says it */
+        if (recur_parallel_rank() == 0)
+            fprintf(stderr, "%s: %s\n", CMD, err.msg);
         goto done;
     }
 
@@ -421,11 +431,26 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
         recur_trainer_message(tr, "resuming at epoch %lld, segment %lld of %lld (step %lld)",
                               (long long)ts->epoch + 1, (long long)ts->position, (long long)nseg,
                               (long long)ts->step);
+    const int rank = recur_parallel_rank(), ranks = recur_parallel_size();
+    if (ranks > 1)
+        recur_trainer_message(tr, "data parallel: %d ranks share the %lld streams (%lld to %lld each)",
+                              ranks, o->batch, o->batch / ranks, (o->batch + ranks - 1) / ranks);
     recur_status st = recur_trainer_run(tr);
+    if (ranks > 1)
+        recur_trainer_message(tr, "data parallel: %.3f s of %.3f s training in the sums over "
+                                  "the ranks (%.1f%%)",
+                              recur_trainer_reduce_seconds(tr), recur_trainer_seconds(tr),
+                              100.0 * recur_trainer_reduce_seconds(tr) /
+                                  (recur_trainer_seconds(tr) > 0 ? recur_trainer_seconds(tr) : 1));
     if (st != RECUR_OK) {
-        if (st != RECUR_ERR_INTERRUPTED)
-            fail("%s", recur_trainer_errmsg(tr));
+        /* the trainer's failures are every rank's: rank 0 says it */
+        if (st != RECUR_ERR_INTERRUPTED && rank == 0)
+            fprintf(stderr, "%s: %s\n", CMD, recur_trainer_errmsg(tr));
         rc = train_exit_status(st);
+        goto done;
+    }
+    if (rank != 0) { /* the results are rank 0's to report */
+        rc = 0;
         goto done;
     }
     double seconds = recur_trainer_seconds(tr);

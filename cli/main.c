@@ -6,11 +6,15 @@
 
 #include "commands.h"
 #include "recur.h"
+#include "recur_train.h"
 
 /* Command groups register here: { "name", function, "one-line summary" }. */
 /* CLI_COMMAND_DECLS_BEGIN */
 int cli_ngram(int argc, char **argv);
 int cli_lm(int argc, char **argv);
+int cli_plot(int argc, char **argv);
+int cli_gradflow(int argc, char **argv);
+int cli_task(int argc, char **argv);
 int cli_seq2seq(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
@@ -21,8 +25,11 @@ static const struct {
 } commands[] = {
 /* CLI_COMMAND_TABLE_BEGIN */
     {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
-    {"lm", cli_lm, "language models: train, eval, sample, demo"},
+    {"lm", cli_lm, "language models: train, eval, sample, demo, cells"},
     {"seq2seq", cli_seq2seq, "encoder-decoders (G2P, ...): train, decode, eval"},
+    {"task", cli_task, "long-range tasks: the adding problem and the copy task"},
+    {"gradflow", cli_gradflow, "how far gradients reach back in time (CSV and SVG)"},
+    {"plot", cli_plot, "training curves from metrics files (SVG)"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };
@@ -66,8 +73,14 @@ int main(int argc, char **argv)
      * recur reports, instead of killing it silently half-way. */
     signal(SIGXFSZ, SIG_IGN);
     for (int i = 0; commands[i].name; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return output_checked(commands[i].fn(argc - 1, argv + 1));
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = output_checked(commands[i].fn(argc - 1, argv + 1));
+            /* a data-parallel job ends MPI on success; after a failure a
+             * rank exits without it, and mpirun ends the others */
+            if (rc == 0)
+                recur_parallel_finalize();
+            return rc;
+        }
     fprintf(stderr, "recur: unknown command '%s' (try recur --help)\n", argv[1]);
     return 2;
 }

@@ -18,6 +18,7 @@ void train_opts_defaults(train_opts *o)
     o->out_dir = "run";
     o->metrics = "";
     o->progress = "auto";
+    o->precision = "fp32";
 }
 
 int train_opts_rows(train_opts *o, cli_opt *t)
@@ -38,6 +39,7 @@ int train_opts_rows(train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("max-steps", &o->max_steps, "N", "stop (resumably) after N steps in this run, 0: no limit", 0, 1e15);
     t[n++] = CLI_DUR("time-limit", &o->time_limit, "TIME", "stop (resumably) after TIME: seconds, or 90s, 15m, 2h; 0: none");
     t[n++] = CLI_INT("seed", &o->seed, "S", "seed of initialisation and dropout", 0, 9.2e18);
+    t[n++] = CLI_CHOICE("precision", &o->precision, "matrix products in float32, or in bfloat16 with float32 sums (AMX or AVX512-BF16 where the CPU has them; weights, gradients and optimiser stay float32)", "fp32|bf16");
     t[n++] = CLI_INT("threads", &o->threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS);
     t[n++] = CLI_STR("out", &o->out_dir, "DIR", "folder for best.safetensors, last.safetensors, metrics.jsonl", NULL);
     t[n++] = CLI_STR("metrics", &o->metrics, "FILE", "metrics (JSON Lines)", "OUT/metrics.jsonl");
@@ -60,7 +62,7 @@ int train_opts_session_only(const char *name)
 
 int train_opts_resumable(const char *name)
 {
-    return train_opts_session_only(name) || !strcmp(name, "epochs") ||
+    return train_opts_session_only(name) || !strcmp(name, "epochs") || !strcmp(name, "precision") ||
            !strcmp(name, "log-every") || !strcmp(name, "early-stop");
 }
 
@@ -96,6 +98,7 @@ void train_opts_config(const train_opts *o, recur_trainer_config *c)
                                                  : RECUR_PROGRESS_AUTO;
     c->log_every = o->log_every;
     c->stop_flag = &train_stop_signal;
+    c->precision = !strcmp(o->precision, "bf16") ? RECUR_PRECISION_BF16 : RECUR_PRECISION_FP32;
 }
 
 json_t *train_settings_json(cli_opt *tab)

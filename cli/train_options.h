@@ -23,7 +23,7 @@ typedef struct train_opts {
     long long epochs, early_stop, max_steps;
     double time_limit;
     long long seed, threads;
-    const char *out_dir, *metrics, *progress;
+    const char *out_dir, *metrics, *progress, *precision;
     long long log_every;
     int resume, force;
 } train_opts;

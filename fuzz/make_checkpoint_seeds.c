@@ -18,6 +18,9 @@
 
 #include "recur.h"
 
+/* what recur_checkpoint_save says when it fails */
+static recur_error save_err;
+
 /* kind: a recur_optim_kind for a training checkpoint, -1 for a model file */
 static int save(const recur_model_config *cfg, int kind, double momentum, const char *dir,
                 const char *name)
@@ -48,9 +51,9 @@ static int save(const recur_model_config *cfg, int kind, double momentum, const 
         }
     }
     const recur_meta_entry meta[] = {{"note", "seed"}};
-    recur_status st = recur_checkpoint_save(m, o, o ? &ts : NULL, path, "{\"task\":\"fuzz\"}", meta, 1);
+    recur_status st = recur_checkpoint_save(m, o, o ? &ts : NULL, path, "{\"task\":\"fuzz\"}", meta, 1, &save_err);
     if (st != RECUR_OK)
-        fprintf(stderr, "%s: %s\n", name, recur_model_errmsg(m));
+        fprintf(stderr, "%s: %s\n", name, save_err.msg);
     else
         printf("wrote %s\n", path);
     recur_optim_free(o);

@@ -239,6 +239,30 @@ RECUR_API void recur_model_seed(recur_model *m, uint64_t seed);
 /* Uniform double in [0, 1) from the model's generator. */
 RECUR_API double recur_model_uniform(recur_model *m);
 
+/* Precision of the matrix products.  RECUR_PRECISION_BF16 (training and
+ * scoring): recur_forward and recur_backward multiply in bfloat16 with
+ * float32 sums (AMX tiles or AVX512-BF16 where the CPU has them, else a
+ * portable path with the same rounding); weights, gradients, optimiser state
+ * and all element-wise work stay float32, and the weights are rounded and
+ * packed once per forward pass (once per optimiser step).  Float builds
+ * only.  RECUR_PRECISION_INT8 is for a stepper's weights
+ * (recur_stepper_set_weights), not for a model's products. */
+typedef enum {
+    RECUR_PRECISION_FP32 = 0,
+    RECUR_PRECISION_BF16 = 1,
+    RECUR_PRECISION_INT8 = 2
+} recur_precision;
+/* RECUR_ERR_ARG for INT8, or BF16 in the double build.  A composite's
+ * sub-models follow it. */
+RECUR_API recur_status recur_model_set_precision(recur_model *m, recur_precision p);
+RECUR_API recur_precision recur_model_precision(const recur_model *m);
+/* "fp32", "bf16", "int8"; parse: RECUR_ERR_ARG for anything else. */
+RECUR_API const char *recur_precision_name(recur_precision p);
+RECUR_API recur_status recur_precision_parse(const char *s, recur_precision *out);
+/* The kernel bfloat16 products run on here: "amx", "avx512bf16" or
+ * "portable" (RECUR_BF16=portable|avx512bf16 in the environment lowers it). */
+RECUR_API const char *recur_bf16_kernel(void);
+
 /* ------------------------------------------------------------------------ */
 /* Composite models: a task's further tensors in the same buffer             */
 
@@ -296,6 +320,13 @@ RECUR_API const char *recur_run_errmsg(const recur_run *r);
  * Needs a model with an embedding. */
 RECUR_API recur_status recur_run_cache_input_projection(recur_run *r, int on);
 
+/* Data parallelism: the run's batches are streams [first, first + B) of a
+ * global batch of `total` streams that several processes share (total 0:
+ * the batch is the whole batch, the default).  Dropout then draws each
+ * stream's mask as a run over the global batch would, so N processes that
+ * each run their share draw together exactly what one process draws. */
+RECUR_API recur_status recur_run_set_batch_share(recur_run *r, int first, int total);
+
 typedef struct recur_batch {
     int T, B;
     const int32_t *tokens;      /* (T, B) ids, models with an embedding */
@@ -348,8 +379,9 @@ RECUR_API recur_status recur_stepper_create(recur_stepper **out, const recur_mod
 RECUR_API void recur_stepper_free(recur_stepper *s);
 RECUR_API const char *recur_stepper_errmsg(const recur_stepper *s);
 /* Sets the state: h0 (L, P or H) and c0 (L, H, LSTM only), laid out as
- * recur_batch's h0 and c0 with B = 1; NULL: zeros. */
-RECUR_API void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
+ * recur_batch's h0 and c0 with B = 1; NULL: zeros.  A non-finite value is
+ * RECUR_ERR_NONFINITE (message on s) and leaves the state as it was. */
+RECUR_API recur_status recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0);
 /* Feeds one token id and moves the state on; an id outside the vocabulary
  * is RECUR_ERR_ARG and changes nothing. */
 RECUR_API recur_status recur_stepper_feed(recur_stepper *s, int32_t token);
@@ -360,6 +392,15 @@ RECUR_API const recur_real *recur_stepper_logits(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_outputs(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_h(const recur_stepper *s);
 RECUR_API const recur_real *recur_stepper_c(const recur_stepper *s);
+/* The weights the stepper multiplies with: FP32 (the model's, the default),
+ * BF16 (each rounded to bfloat16) or INT8 (one scale per output row: max
+ * |row| / 127); a copy made now from the model's weights, at a half or a
+ * quarter of their bytes, which a batch-1 step is bound by.  The sums and
+ * the state stay float32, and layer 0's input table of a character model
+ * stays float32.  Float builds only (RECUR_ERR_ARG in the double build).
+ * Call again after the model's weights change. */
+RECUR_API recur_status recur_stepper_set_weights(recur_stepper *s, recur_precision p);
+RECUR_API recur_precision recur_stepper_weights(const recur_stepper *s);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */
@@ -405,7 +446,7 @@ RECUR_API int64_t recur_optim_steps(const recur_optim *o);
 typedef enum recur_sched_kind {
     RECUR_SCHED_CONSTANT = 0,
     RECUR_SCHED_DECAY_AFTER, /* lr0 * decay^max(0, epoch - start) (Zaremba et al. 2014) */
-    RECUR_SCHED_PLATEAU      /* lr *= decay when validation loss fails to improve by threshold for patience epochs */
+    RECUR_SCHED_PLATEAU      /* lr *= decay after more than patience epochs without an improvement by threshold (ReduceLROnPlateau) */
 } recur_sched_kind;
 
 typedef struct recur_schedule {
@@ -446,11 +487,12 @@ typedef struct recur_train_state {
  * the train state and the model's random state) atomically: a temporary file
  * in the same folder, fsync, rename.  recur.config in __metadata__ holds the
  * model configuration; extra_config (a JSON object text, may be NULL) is merged
- * into it; meta adds further entries. */
-RECUR_API recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o,
+ * into it; meta adds further entries.  What goes wrong is said in err (may
+ * be NULL): a bad argument, RECUR_ERR_NOMEM, RECUR_ERR_IO naming the file. */
+RECUR_API recur_status recur_checkpoint_save(const recur_model *m, const recur_optim *o,
                                    const recur_train_state *ts, const char *path,
                                    const char *extra_config, const recur_meta_entry *meta,
-                                   int n_meta);
+                                   int n_meta, recur_error *err);
 
 /* An opened, fully validated checkpoint. */
 typedef struct recur_checkpoint recur_checkpoint;
@@ -464,8 +506,10 @@ RECUR_API const char *recur_checkpoint_meta(const recur_checkpoint *c, const cha
 RECUR_API int recur_checkpoint_has_train_state(const recur_checkpoint *c);
 /* Creates a model from the file's configuration and weights. */
 RECUR_API recur_status recur_checkpoint_load_model(recur_checkpoint *c, recur_model **out, recur_error *err);
-/* Restores optimiser moments and step, train state and random state into an
- * existing model and optimiser made with the same configuration. */
+/* Restores weights, optimiser moments and step, train state and random state
+ * into an existing model and optimiser.  RECUR_ERR_MISMATCH unless the model
+ * has the file's configuration (every field, and a composite's parts) and
+ * the optimiser is this model's, of the file's kind and momentum. */
 RECUR_API recur_status recur_checkpoint_load_train(recur_checkpoint *c, recur_model *m, recur_optim *o,
                                          recur_train_state *ts, recur_error *err);
 
@@ -514,9 +558,10 @@ RECUR_API recur_status recur_vocab_create(recur_vocab **out, recur_lm_level leve
 RECUR_API void recur_vocab_free(recur_vocab *v);
 RECUR_API recur_lm_level recur_vocab_level(const recur_vocab *v);
 RECUR_API int32_t recur_vocab_size(const recur_vocab *v);
-/* Adds tok[0..len) if new and adds n to its count.  Returns its id, or -1 when
- * memory runs out. */
-RECUR_API int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n);
+/* Adds tok[0..len) if new and adds n to its count; *id (may be NULL) gets
+ * its id.  RECUR_ERR_NOMEM (message on v) when memory runs out. */
+RECUR_API recur_status recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n, int32_t *id);
+RECUR_API const char *recur_vocab_errmsg(const recur_vocab *v);
 /* The id of tok[0..len), -1 when absent. */
 RECUR_API int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len);
 RECUR_API const char *recur_vocab_token(const recur_vocab *v, int32_t id); /* NULL out of range */
@@ -593,8 +638,9 @@ typedef struct recur_sampler recur_sampler;
 RECUR_API recur_status recur_sampler_create(recur_sampler **out, int V, double temperature, int top_k,
                                   double top_p, uint64_t seed, recur_error *err);
 RECUR_API void recur_sampler_free(recur_sampler *s);
-/* Draws an id from logits[V]; -1 (with a message) for non-finite logits. */
-RECUR_API int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits);
+/* Draws an id from logits[V] into *token.  RECUR_ERR_NONFINITE (with the
+ * message on s, *token = -1) for non-finite logits. */
+RECUR_API recur_status recur_sampler_next(recur_sampler *s, const recur_real *logits, int32_t *token);
 RECUR_API const char *recur_sampler_errmsg(const recur_sampler *s);
 
 /* Language-model helpers over a model with an embedding and a decoder. */
@@ -666,6 +712,39 @@ RECUR_API recur_status recur_lm_eval_ids(recur_model *m, const recur_vocab *v, c
 RECUR_API recur_status recur_lm_eval_text(recur_model *m, const recur_vocab *v, const char *text,
                                 size_t len, const char *name, double *nll, int64_t *count,
                                 size_t *n_oov, recur_error *err);
+/* Sentences scored one by one (n-best rescoring, filtering a corpus by
+ * fluency): many short sequences, each read from a zero state on its own. */
+
+/* The ids a line of text is scored as: the convention above applied to the
+ * line as a file of its own.  Word level: <eos> (context), the line's words,
+ * <eos>.  Character level: '\n' (the end of the line before, as context),
+ * the line's characters, '\n'.  Every id but the first is predicted.  The
+ * line must be UTF-8 without '\n' or NUL; tokens outside the vocabulary
+ * become <unk>, counted in *n_oov (may be NULL).  *ids: malloc'd, *n >= 2;
+ * name is used in messages. */
+RECUR_API recur_status recur_lm_encode_line(const recur_vocab *v, const char *line, size_t len,
+                                  const char *name, int32_t **ids, size_t *n, size_t *n_oov,
+                                  recur_error *err);
+
+/* Scores n sequences in one call: seqs[i] holds lens[i] >= 1 ids, the first
+ * context only; logprob[i] = the sum over t >= 1 of ln p(ids[t] | ids[0..t)),
+ * each sequence from a zero state.  Up to `batch` sequences run side by side,
+ * padded (sorted by length inside the call, so little is padding); results
+ * are in input order and, but for rounding, independent of the batch.
+ * token_logp (may be NULL) receives each predicted token's ln p, sequence
+ * after sequence (lens[i] - 1 values each). */
+RECUR_API recur_status recur_lm_score_batch(recur_model *m, const int32_t *const *seqs,
+                                  const size_t *lens, size_t n, int batch, double *logprob,
+                                  double *token_logp, recur_error *err);
+
+/* Lines of text (NUL-terminated, no '\n'), each encoded by
+ * recur_lm_encode_line and scored by recur_lm_score_batch: logprob[i] (ln),
+ * tokens[i] (predicted tokens) and n_oov[i] (<unk> substitutions); tokens
+ * and n_oov may be NULL. */
+RECUR_API recur_status recur_lm_score_lines(recur_model *m, const recur_vocab *v,
+                                  const char *const *lines, size_t n, int batch,
+                                  double *logprob, int64_t *tokens, int64_t *n_oov,
+                                  recur_error *err);
 /* RECUR_LM_API_END */
 
 /* ------------------------------------------------------------------------ */

@@ -88,7 +88,70 @@ typedef struct recur_task {
     const char *extra_config;
     const recur_meta_entry *meta;
     int n_meta;
+    /* Data parallelism (see "data parallelism" below): the number of ranks
+     * the task splits each step's global batch over, recur_parallel_size()
+     * at its creation.  0 or 1: a task that does not split; the trainer
+     * refuses it on more than one rank (each rank would add the gradient of
+     * the whole batch). */
+    int ranks;
 } recur_task;
+
+/* ---- data parallelism ------------------------------------------------------- */
+
+/* Started by `mpirun -np N` (a librecur built with Open MPI), the trainer
+ * trains one model on N processes, its ranks: every rank holds the model,
+ * takes its share of each step's global batch, and the gradients (with the
+ * loss and its count) are summed over the ranks before the optimiser step
+ * (clipping included), so every rank takes the same step.  Checkpoints,
+ * progress and metrics come from rank 0.  A process started without mpirun
+ * is one rank, as is every process of a build without MPI.
+ *
+ * A task that splits its batches (ranks > 1 in recur_task) follows these
+ * rules, all ranks reading the same data:
+ *  - step: the task runs forward and backward on its share of the global
+ *    batch (recur_parallel_share) and scales its gradient as its part of
+ *    the global batch's loss, so the sum over the ranks is the gradient one
+ *    process computes for the whole batch (a mean over the batch divides
+ *    by the global batch's count, not the share's: recur_backward's
+ *    loss_scale times share/global).  loss_sum and count are the share's;
+ *    the trainer sums them.  Dropout: recur_run_set_batch_share makes each
+ *    rank draw its streams' masks as one process draws them.
+ *  - evaluate: each rank scores its share of the development data and
+ *    sums what adds up (losses, counts, true positives) with
+ *    recur_parallel_sum before computing metrics; every rank must return
+ *    the same metrics.  A task may also score everything on each rank.
+ *  - save_state / load_state are called on every rank: save_state returns
+ *    the state of all ranks (gathered with recur_parallel_allgather; rank
+ *    0's text is written), load_state takes this rank's share of it.
+ * The collectives must be called by every rank in the same order. */
+
+/* The message of a task's error when its sum showed that another rank
+ * failed (a flag summed with the values): the trainer then reports that
+ * rank's own message. */
+#define RECUR_PARALLEL_PEER_FAILED "failed on another rank"
+
+/* This process's rank (0-based) and the number of ranks.  The first call
+ * starts MPI in a process mpirun started. */
+RECUR_API int recur_parallel_rank(void);
+RECUR_API int recur_parallel_size(void);
+/* The same start, with its error (MPI failed to start, or a build without
+ * MPI started by mpirun as one of several processes). */
+RECUR_API recur_status recur_parallel_init(recur_error *err);
+/* 1 when the library was built with MPI. */
+RECUR_API int recur_parallel_available(void);
+/* This rank's share of n items: [*first, *first + *count), in rank order,
+ * sizes differing by at most one. */
+RECUR_API void recur_parallel_share(int64_t n, int64_t *first, int64_t *count);
+/* v[0..n) summed over the ranks, in place, the same on every rank. */
+RECUR_API recur_status recur_parallel_sum(double *v, int n, recur_error *err);
+/* Every rank's `bytes` bytes (may differ between ranks) into all[], in rank
+ * order, on every rank; all_bytes is all's size. */
+RECUR_API recur_status recur_parallel_allgather(const void *mine, size_t bytes, void *all,
+                                                size_t all_bytes, recur_error *err);
+/* Ends MPI (MPI_Finalize) when it was started: a program calls it before it
+ * exits normally, on every rank; after a failure that not every rank shares,
+ * a rank exits non-zero without it, and mpirun ends the job. */
+RECUR_API void recur_parallel_finalize(void);
 
 /* ---- the trainer ------------------------------------------------------------ */
 
@@ -129,6 +192,7 @@ typedef struct recur_trainer_config {
     FILE *log;           /* progress and messages; NULL: stderr */
     int64_t log_every;   /* steps between log lines and metrics rows, 0: ten per epoch */
     const volatile sig_atomic_t *stop_flag; /* non-zero: stop at the next step */
+    recur_precision precision; /* the model's products (recur_model_set_precision): FP32 or BF16 */
 } recur_trainer_config;
 
 RECUR_API void recur_trainer_config_default(recur_trainer_config *cfg);
@@ -179,6 +243,11 @@ RECUR_API double recur_trainer_seconds(const recur_trainer *t);
  * schedule's rate times the warm-up factor min(1, (s + 1) / warmup_steps)
  * for the run's s-th step (0-based). */
 RECUR_API double recur_trainer_lr(const recur_trainer *t);
+
+/* Seconds of this call of run spent summing over the ranks (the loss and
+ * gradient reductions, waiting for the slowest rank included); 0 on one
+ * rank. */
+RECUR_API double recur_trainer_reduce_seconds(const recur_trainer *t);
 
 /* Prints a message line on the trainer's log (clearing a live line). */
 RECUR_API void recur_trainer_message(recur_trainer *t, const char *fmt, ...)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages recur needs (only those missing).  Runs
 # apt-get as root, or through sudo when not root.  Sourced or run by
-# scripts/demo.sh, scripts/test.sh and .ci/run.
+# scripts/demo.sh, scripts/test.sh and .ci/run.  Packages named as arguments
+# are installed too: tests/sh/cells_page.sh asks for `chromium` (the browser
+# its page is checked in) only when it is missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config libopenblas-dev libjansson-dev libcmocka-dev
-      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc)
+      python3-torch python3-numpy fortunes clang libclang-rt-14-dev bc
+      libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

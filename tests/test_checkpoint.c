@@ -49,6 +49,9 @@
 #include <jansson.h>
 
 #include "recur.h"
+
+/* what recur_checkpoint_save says when it fails */
+static recur_error save_err;
 #include "io/safetensors.h"
 
 static char tmpdir[256];
@@ -257,8 +260,8 @@ static void round_trip_one(const recur_model_config *cfg, const char *file)
     const recur_meta_entry meta[] = {{"note", "a checkpoint for the round trip"},
                                      {"vocab.json", "[\"<eos>\",\"<unk>\",\"caf\xc3\xa9\"]"}};
     const char *extra = "{\"task\":\"lm\",\"level\":\"word\",\"seq\":[1,2,3],\"lr\":0.5}";
-    if (recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2) != RECUR_OK)
-        fail_msg("save %s: %s", path, recur_model_errmsg(m));
+    if (recur_checkpoint_save(m, NULL, NULL, path, extra, meta, 2, &save_err) != RECUR_OK)
+        fail_msg("save %s: %s", path, save_err.msg);
 
     recur_checkpoint *c = open_ok(path);
     assert_false(recur_checkpoint_has_train_state(c));
@@ -318,14 +321,15 @@ static void test_save_arg_errors(void **state)
     recur_model *m = new_model(&cfg, 1);
     char path[300];
     path_in(path, sizeof path, "args.safetensors");
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, "{\"hidden_size\":3}", NULL, 0), RECUR_ERR_ARG);
-    assert_non_null(strstr(recur_model_errmsg(m), "\"hidden_size\" is a model key"));
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, "[1]", NULL, 0), RECUR_ERR_ARG);
-    assert_non_null(strstr(recur_model_errmsg(m), "not a JSON object"));
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, "{\"hidden_size\":3}", NULL, 0, &save_err), RECUR_ERR_ARG);
+    assert_string_equal(recur_model_errmsg(m), ""); /* the message is in err, not on the model */
+    assert_non_null(strstr(save_err.msg, "\"hidden_size\" is a model key"));
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, "[1]", NULL, 0, &save_err), RECUR_ERR_ARG);
+    assert_non_null(strstr(save_err.msg, "not a JSON object"));
     const recur_meta_entry bad[] = {{"recur.train", "{}"}};
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, bad, 1), RECUR_ERR_ARG);
-    assert_non_null(strstr(recur_model_errmsg(m), "reserved"));
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, "", NULL, NULL, 0), RECUR_ERR_ARG);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, bad, 1, &save_err), RECUR_ERR_ARG);
+    assert_non_null(strstr(save_err.msg, "reserved"));
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, "", NULL, NULL, 0, &save_err), RECUR_ERR_ARG);
     assert_int_equal(access(path, F_OK), -1); /* nothing written */
     recur_model_free(m);
 }
@@ -395,8 +399,8 @@ static recur_real *train_resumed(const recur_optim_config *oc, int N, int K, dou
     recur_error err;
     assert_int_equal(recur_optim_create(&o, m, oc, &err), RECUR_OK);
     train_steps(m, o, 0, N, lr);
-    if (recur_checkpoint_save(m, o, ts_in, path, "{\"task\":\"lm\"}", NULL, 0) != RECUR_OK)
-        fail_msg("save %s: %s", path, recur_model_errmsg(m));
+    if (recur_checkpoint_save(m, o, ts_in, path, "{\"task\":\"lm\"}", NULL, 0, &save_err) != RECUR_OK)
+        fail_msg("save %s: %s", path, save_err.msg);
     recur_optim_free(o);
     recur_model_free(m);
 
@@ -673,7 +677,7 @@ static void test_rejects(void **state)
     cfg.rnn.input_size = 3;
     cfg.rnn.hidden_size = 4;
     recur_model *m = new_model(&cfg, 5);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, good, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, good, NULL, NULL, 0, &save_err), RECUR_OK);
     recur_optim_config oc;
     recur_optim_config_default(&oc, RECUR_OPTIM_ADAM);
     recur_optim *o = NULL;
@@ -682,12 +686,12 @@ static void test_rejects(void **state)
     recur_train_state ts;
     memset(&ts, 0, sizeof ts);
     recur_schedule_init(&ts.schedule, RECUR_SCHED_CONSTANT, 0.1, 1, 0);
-    assert_int_equal(recur_checkpoint_save(m, o, &ts, train, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, o, &ts, train, NULL, NULL, 0, &save_err), RECUR_OK);
     recur_optim_free(o);
     recur_model_free(m);
     recur_model_config tc = cfg_tied_gru();
     m = new_model(&tc, 6);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, tied, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, tied, NULL, NULL, 0, &save_err), RECUR_OK);
     recur_model_free(m);
     recur_checkpoint_close(open_ok(good));
     recur_checkpoint_close(open_ok(tied));
@@ -857,8 +861,8 @@ static void test_save_missing_folder(void **state)
     recur_model *m = new_model(&cfg, 3);
     char path[300];
     path_in(path, sizeof path, "no/such/folder/model.safetensors");
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0), RECUR_ERR_IO);
-    assert_non_null(strstr(recur_model_errmsg(m), path));
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0, &save_err), RECUR_ERR_IO);
+    assert_non_null(strstr(save_err.msg, path));
     recur_model_free(m);
 }
 
@@ -869,7 +873,7 @@ static void test_save_fails_keeps_old(void **state)
     path_in(path, sizeof path, "keep.safetensors");
     recur_model_config small = cfg_encoder();
     recur_model *m = new_model(&small, 10);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0, &save_err), RECUR_OK);
     size_t n0;
     unsigned char *before = read_all(path, &n0);
     int entries = count_entries(tmpdir);
@@ -887,10 +891,10 @@ static void test_save_fails_keeps_old(void **state)
         struct rlimit rl = {16384, 16384};
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(10);
-        recur_status st = recur_checkpoint_save(big, NULL, NULL, path, NULL, NULL, 0);
+        recur_status st = recur_checkpoint_save(big, NULL, NULL, path, NULL, NULL, 0, &save_err);
         if (st != RECUR_ERR_IO)
             _exit(11);
-        if (!strstr(recur_model_errmsg(big), path))
+        if (!strstr(save_err.msg, path))
             _exit(12);
         _exit(0);
     }
@@ -912,7 +916,7 @@ static void test_save_fails_keeps_old(void **state)
     recur_model_free(back);
     recur_checkpoint_close(c);
     /* and the same save without the limit succeeds */
-    assert_int_equal(recur_checkpoint_save(big, NULL, NULL, path, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(big, NULL, NULL, path, NULL, NULL, 0, &save_err), RECUR_OK);
     c = open_ok(path);
     assert_int_equal(recur_checkpoint_config(c)->rnn.hidden_size, 64);
     recur_checkpoint_close(c);
@@ -985,8 +989,8 @@ static void test_torch_files(void **state)
     memset(&ts, 0, sizeof ts);
     ts.step = 1;
     recur_schedule_init(&ts.schedule, RECUR_SCHED_CONSTANT, 0.01, 1, 0);
-    if (recur_checkpoint_save(m, o, &ts, path, "{\"task\":\"torch-check\"}", NULL, 0) != RECUR_OK)
-        fail_msg("%s", recur_model_errmsg(m));
+    if (recur_checkpoint_save(m, o, &ts, path, "{\"task\":\"torch-check\"}", NULL, 0, &save_err) != RECUR_OK)
+        fail_msg("%s", save_err.msg);
 
     /* the outputs of the model as loaded back from that file */
     recur_checkpoint *c = open_ok(path);

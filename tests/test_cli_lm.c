@@ -36,6 +36,9 @@
 
 #include "recur.h"
 
+/* what recur_checkpoint_save says when it fails */
+static recur_error save_err;
+
 extern char **environ;
 
 static char g_bin[4096];
@@ -425,12 +428,12 @@ static void test_foreign_files(void **state)
     assert_int_equal(recur_model_create(&m, &cfg, 1, &err), RECUR_OK);
     assert_int_equal(recur_model_init_default(m), RECUR_OK);
     const char *tagger = path_in("tagger.safetensors");
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, tagger, "{\"task\":\"tagger\"}", NULL, 0),
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, tagger, "{\"task\":\"tagger\"}", NULL, 0, &save_err),
                      RECUR_OK);
     expect_err(run("lm", "eval", tagger, path_in("test.txt"), NULL), 1,
                "a model for task 'tagger', not a language model");
     const char *notask = path_in("notask.safetensors");
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, notask, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, notask, NULL, NULL, 0, &save_err), RECUR_OK);
     expect_err(run("lm", "sample", notask, NULL), 1, "not a language model");
     recur_model_free(m);
 

@@ -31,6 +31,9 @@
 
 #include "recur.h"
 
+/* what recur_checkpoint_save says when it fails */
+static recur_error save_err;
+
 static void char_config(recur_model_config *c)
 {
     recur_model_config_default(c);
@@ -218,10 +221,10 @@ static void test_checkpoint_round_trip(void **state)
     ts.epoch = 1;
     ts.best_val = INFINITY;
     recur_schedule_init(&ts.schedule, RECUR_SCHED_CONSTANT, 0.01, 1, 0);
-    assert_int_equal(recur_checkpoint_save(m, o, &ts, path, "{\"task\":\"toy\"}", NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, o, &ts, path, "{\"task\":\"toy\"}", NULL, 0, &save_err), RECUR_OK);
     /* "parts" is the model's key */
-    assert_int_not_equal(recur_checkpoint_save(m, NULL, NULL, path, "{\"parts\":[]}", NULL, 0), RECUR_OK);
-    assert_non_null(strstr(recur_model_errmsg(m), "parts"));
+    assert_int_not_equal(recur_checkpoint_save(m, NULL, NULL, path, "{\"parts\":[]}", NULL, 0, &save_err), RECUR_OK);
+    assert_non_null(strstr(save_err.msg, "parts"));
 
     recur_checkpoint *c = NULL;
     assert_int_equal(recur_checkpoint_open(&c, path, &err), RECUR_OK);
@@ -325,7 +328,7 @@ static void test_deepest_stack(void **state)
     recur_error err;
     assert_int_equal(recur_model_create_composite(&m, &c, parts, 2, 1, &err), RECUR_OK);
     assert_int_equal(recur_model_num_tensors(m), 3 + RECUR_MAX_LAYERS * 2 * 5 + 1 + 9);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, NULL, 0, &save_err), RECUR_OK);
     recur_checkpoint *ck = NULL;
     assert_int_equal(recur_checkpoint_open(&ck, path, &err), RECUR_OK);
     recur_checkpoint_close(ck);
@@ -334,6 +337,28 @@ static void test_deepest_stack(void **state)
     assert_int_equal(recur_model_create(&m, &c, 1, &err), RECUR_ERR_ARG);
     assert_non_null(strstr(err.msg, "layers"));
     unlink(path);
+}
+
+/* Steps x batch x width that no size_t could address are refused where
+ * the run is made, not wrapped into a small allocation. */
+static void test_run_too_large(void **state)
+{
+    (void)state;
+    recur_model_config c;
+    recur_model_config_default(&c);
+    c.rnn.cell = RECUR_CELL_RNN_TANH;
+    c.rnn.input_size = 1 << 22;
+    c.rnn.hidden_size = 1;
+    recur_model *m = NULL;
+    recur_error err;
+    assert_int_equal(recur_model_create(&m, &c, 1, &err), RECUR_OK);
+    recur_run *r = NULL;
+    assert_int_equal(recur_run_create(&r, m, 1 << 20, 1 << 20, &err), RECUR_ERR_ARG);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "cannot be addressed"));
+    assert_int_equal(recur_run_create(&r, m, 2, 2, &err), RECUR_OK);
+    recur_run_free(r);
+    recur_model_free(m);
 }
 
 int main(void)
@@ -346,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_deepest_stack),
+        cmocka_unit_test(test_run_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,14 @@
 
 #include "recur.h"
 
+/* One draw that must succeed. */
+static int32_t draw(recur_sampler *s, const recur_real *logits)
+{
+    int32_t tok = -1;
+    assert_int_equal(recur_sampler_next(s, logits, &tok), RECUR_OK);
+    return tok;
+}
+
 static void test_greedy(void **state)
 {
     (void)state;
@@ -30,7 +38,7 @@ static void test_greedy(void **state)
     recur_sampler *s;
     assert_int_equal(recur_sampler_create(&s, 5, 0.0, 0, 1.0, 7, &err), RECUR_OK);
     for (int k = 0; k < 10; k++)
-        assert_int_equal(recur_sampler_next(s, logits), 1);
+        assert_int_equal(draw(s, logits), 1);
     recur_sampler_free(s);
 }
 
@@ -91,7 +99,9 @@ static void test_bad_params(void **state)
     assert_int_equal(recur_sample_distribution(logits, 2, 1.0, 0, 1.0, p, &err),
                      RECUR_ERR_NONFINITE);
     assert_int_equal(recur_sampler_create(&s, 2, 1.0, 0, 1.0, 1, &err), RECUR_OK);
-    assert_int_equal(recur_sampler_next(s, logits), -1);
+    int32_t tok = 7;
+    assert_int_equal(recur_sampler_next(s, logits, &tok), RECUR_ERR_NONFINITE);
+    assert_int_equal(tok, -1);
     assert_non_null(strstr(recur_sampler_errmsg(s), "not finite"));
     recur_sampler_free(s);
 }
@@ -107,8 +117,8 @@ static void test_frequencies(void **state)
     int counts[3] = {0};
     const int N = 20000;
     for (int i = 0; i < N; i++) {
-        int32_t a = recur_sampler_next(s, logits);
-        assert_int_equal(a, recur_sampler_next(s2, logits));
+        int32_t a = draw(s, logits);
+        assert_int_equal(a, draw(s2, logits));
         counts[a]++;
     }
     assert_true(fabs(counts[0] / (double)N - 0.5) < 0.02);

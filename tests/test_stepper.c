@@ -205,6 +205,27 @@ static void refuses_what_cannot_step(void **state)
     assert_null(st);
     assert_non_null(strstr(err.msg, "bidirectional"));
     recur_model_free(m);
+
+    /* a non-finite state is refused by reset, which keeps the state it had */
+    c.rnn.bidirectional = 0;
+    c.rnn.num_layers = 2;
+    assert_int_equal(recur_model_create(&m, &c, 1, &err), RECUR_OK);
+    assert_int_equal(recur_stepper_create(&st, m, &err), RECUR_OK);
+    recur_real h0[2 * 8], c0[2 * 8];
+    for (int i = 0; i < 16; i++)
+        h0[i] = c0[i] = (recur_real)(0.01 * i);
+    assert_int_equal(recur_stepper_reset(st, h0, c0), RECUR_OK);
+    recur_real bad[2 * 8];
+    memcpy(bad, h0, sizeof bad);
+    bad[11] = (recur_real)NAN;
+    assert_int_equal(recur_stepper_reset(st, bad, NULL), RECUR_ERR_NONFINITE);
+    assert_non_null(strstr(recur_stepper_errmsg(st), "h0[11]"));
+    assert_int_equal(recur_stepper_reset(st, NULL, bad), RECUR_ERR_NONFINITE);
+    assert_non_null(strstr(recur_stepper_errmsg(st), "c0[11]"));
+    assert_memory_equal(recur_stepper_h(st), h0, sizeof h0);
+    assert_memory_equal(recur_stepper_c(st), c0, sizeof c0);
+    recur_stepper_free(st);
+    recur_model_free(m);
 }
 
 int main(void)

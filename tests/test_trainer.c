@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -478,6 +479,43 @@ static void test_folder_locked(void **state)
     recur_model_free(m);
 }
 
+/* Metadata no model file could hold is refused before training (it was
+ * found when the first checkpoint failed, after an epoch), and the writer
+ * refuses a header its reader would refuse. */
+static void test_metadata_too_large(void **state)
+{
+    (void)state;
+    recur_trainer_config c;
+    base_config(&c, "huge");
+    recur_model *m = toy_model();
+    toy t;
+    toy_init(&t, m);
+    recur_task k = toy_task(&t);
+    size_t n = 101u << 20;
+    char *big = malloc(n + 3);
+    assert_non_null(big);
+    memset(big, 'a', n + 2);
+    big[0] = '"';
+    big[n + 1] = '"';
+    big[n + 2] = '\0';
+    recur_meta_entry meta[1] = {{"recur.vocab", big}};
+    k.meta = meta;
+    k.n_meta = 1;
+    recur_trainer *tr = NULL;
+    recur_error err = {0};
+    assert_int_equal(recur_trainer_create(&tr, m, &k, &c, &err), RECUR_ERR_ARG);
+    assert_null(tr);
+    assert_non_null(strstr(err.msg, "metadata"));
+    char path[600];
+    snprintf(path, sizeof path, "%s/huge.safetensors", g_dir);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, NULL, meta, 1, &err), RECUR_ERR_ARG);
+    assert_non_null(strstr(err.msg, "not written"));
+    assert_int_equal(access(path, F_OK), -1);
+    free(big);
+    toy_free(&t);
+    recur_model_free(m);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -499,7 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_at_any_step), cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_nonfinite),          cmocka_unit_test(test_schedule_rates),
-        cmocka_unit_test(test_folder_locked),
+        cmocka_unit_test(test_folder_locked),      cmocka_unit_test(test_metadata_too_large),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

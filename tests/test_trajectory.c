@@ -5,7 +5,7 @@
  * tests/ref/make_refs.py): the same initial weights, the same Zaremba batches
  * of one token stream, the hidden state carried from step to step, the
  * design's global-norm clipping, then SGD (plain; with momentum and weight
- * decay) or Adam.  Each step's loss and pre-clip gradient norm must agree to
+ * decay), Adam (with and without weight decay) or AdamW.  Each step's loss and pre-clip gradient norm must agree to
  * 1e-4 relative and its clipping decision exactly; the final parameters to
  * 1e-3 (ref_util.h's metric).  The double build (test_trajectory_f64.c)
  * holds them to 1e-9 / 1e-8.  The float build's own rounding drifts by
@@ -67,6 +67,8 @@ static void run_trajectory(void **state)
         kind = RECUR_OPTIM_SGD;
     else if (!strcmp(opt_s, "adam"))
         kind = RECUR_OPTIM_ADAM;
+    else if (!strcmp(opt_s, "adamw"))
+        kind = RECUR_OPTIM_ADAMW;
     else
         fail_msg("%s: unknown optimizer %s", name, opt_s);
 
@@ -121,7 +123,7 @@ static void run_trajectory(void **state)
     oc.kind = kind;
     oc.momentum = momentum;
     oc.weight_decay = wd;
-    if (kind == RECUR_OPTIM_ADAM) {
+    if (kind == RECUR_OPTIM_ADAM || kind == RECUR_OPTIM_ADAMW) {
         oc.beta1 = beta1;
         oc.beta2 = beta2;
         oc.eps = eps;
@@ -253,6 +255,8 @@ int main(void)
         CASE("traj_sgd"),
         CASE("traj_sgd_momentum"),
         CASE("traj_adam"),
+        CASE("traj_adam_wd"),
+        CASE("traj_adamw"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,27 @@ static char *read_all(const char *path, size_t *len)
     return text;
 }
 
+/* recur_vocab_add: the id through its out-parameter, the count added to. */
+static void test_add(void **state)
+{
+    (void)state;
+    recur_vocab *v = NULL;
+    recur_error err;
+    assert_int_equal(recur_vocab_create(&v, RECUR_LEVEL_WORD, &err), RECUR_OK);
+    int32_t a = -2, b = -2, again = -2;
+    assert_int_equal(recur_vocab_add(v, "cat", 3, 2, &a), RECUR_OK);
+    assert_int_equal(recur_vocab_add(v, "dog", 3, 1, &b), RECUR_OK);
+    assert_int_equal(recur_vocab_add(v, "cat", 3, 5, &again), RECUR_OK);
+    assert_int_not_equal(a, b);
+    assert_int_equal(a, again);
+    assert_true(a >= 0 && b >= 0);
+    assert_int_equal(recur_vocab_count(v, a), 7);
+    assert_int_equal(recur_vocab_add(v, "owl", 3, 1, NULL), RECUR_OK);
+    assert_true(recur_vocab_find(v, "owl", 3) >= 0);
+    assert_string_equal(recur_vocab_errmsg(v), "");
+    recur_vocab_free(v);
+}
+
 static void test_ptb_vocab(void **state)
 {
     (void)state;
@@ -202,7 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_word_order), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_char),       cmocka_unit_test(test_json),
-        cmocka_unit_test(test_ptb_vocab),
+        cmocka_unit_test(test_ptb_vocab), cmocka_unit_test(test_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

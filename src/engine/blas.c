@@ -7,12 +7,15 @@
  * or, with OPENBLAS_CORETYPE=Haswell, AVX2 kernels).  Products of one to four
  * rows, and the recurrent products against a packed W_hh (gemm.h), use
  * recur's kernels on any AVX-512 CPU: OpenBLAS would re-pack the weights at
- * every step.  Everything else goes to OpenBLAS.  Products large enough are split over recur's threads
+ * every step.  Everything else goes to OpenBLAS.  While a pass runs in
+ * bfloat16 (a bf16_products set is the threads' context), the products are
+ * gemm_bf16.h's instead.  Products large enough are split over recur's threads
  * (threads.h), by columns or by rows, each part a single-threaded product. */
 #include <cblas.h>
 #include <strings.h>
 
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "simd.h"
 #include "threads.h"
 
@@ -48,6 +51,10 @@ void recur_gemm_serial(int trans_a, int trans_b, int M, int N, int K, recur_real
                      const recur_real *B, int ldb, recur_real beta, recur_real *C, int ldc)
 {
 #ifndef RECUR_DOUBLE
+    const bf16_products *bf = par_context(); /* a pass in bfloat16 */
+    if (bf && alpha == 1 && (beta == 0 || beta == 1) &&
+        bf16_product(bf, 0, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc))
+        return;
     if (alpha == 1 && (beta == 0 || beta == 1) && M <= 4 && trans_b && !trans_a && recur_gemm_packed_kernel()) {
         gemv_f32_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc); /* one to four rows: B read once, in place */
         return;
@@ -104,6 +111,12 @@ void recur_gemm(int trans_a, int trans_b, int M, int N, int K, recur_real alpha,
     }
     int nt = par_inside() ? 1 : par_num_threads();
     double work = (double)M * N * K;
+#ifndef RECUR_DOUBLE
+    const bf16_products *bf = par_context(); /* a pass in bfloat16 */
+    if (bf && alpha == 1 && (beta == 0 || beta == 1) &&
+        bf16_product(bf, nt > 1 && work >= 1 << 21, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta == 1, C, ldc))
+        return;
+#endif
     /* products of a few rows are memory-bound: threads pay off sooner */
     if (nt > 1 && (work >= 1 << 21 || (M <= 4 && (double)N * K >= 1 << 17)) && (N >= 64 || M >= 24)) {
         /* each part packs all of the operand it does not split: split the

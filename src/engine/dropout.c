@@ -6,7 +6,7 @@
 typedef struct mask_job {
     recur_real *mask, *dst;
     const recur_real *src;
-    size_t n;
+    size_t n, row_len, stride, offset;
     uint64_t key, threshold; /* drop when the 32-bit uniform < threshold */
     recur_real keep;
 } mask_job;
@@ -19,26 +19,47 @@ static inline uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* Elements [lo, hi) of the local tensor; element i of row t = i / row_len
+ * is element t * stride + offset + i % row_len of the global one, whose
+ * pair q = g / 2 takes the low (even g) or high (odd g) half of one draw. */
 static void mask_part(void *ctx, int tid, int nt)
 {
     const mask_job *j = ctx;
-    size_t pairs = (j->n + 1) / 2, lo = pairs * (size_t)tid / (size_t)nt, hi = pairs * (size_t)(tid + 1) / (size_t)nt;
-    for (size_t q = lo; q < hi; q++) {
-        uint64_t u = mix64(j->key + (q + 1) * 0x9e3779b97f4a7c15ull);
-        size_t i = 2 * q;
-        recur_real k = (u & 0xffffffffu) < j->threshold ? 0 : j->keep;
+    size_t lo = j->n * (size_t)tid / (size_t)nt, hi = j->n * (size_t)(tid + 1) / (size_t)nt;
+    if (lo >= hi)
+        return;
+    size_t row = lo / j->row_len, col = lo % j->row_len;
+    uint64_t u = 0, have = UINT64_MAX;
+    for (size_t i = lo; i < hi; i++) {
+        size_t g = row * j->stride + j->offset + col;
+        uint64_t q = (uint64_t)(g >> 1);
+        if (q != have) {
+            u = mix64(j->key + (q + 1) * 0x9e3779b97f4a7c15ull);
+            have = q;
+        }
+        uint64_t bits = g & 1 ? u >> 32 : u & 0xffffffffu;
+        recur_real k = bits < j->threshold ? 0 : j->keep;
         j->mask[i] = k;
         j->dst[i] = j->src[i] * k;
-        if (i + 1 < j->n) {
-            k = (u >> 32) < j->threshold ? 0 : j->keep;
-            j->mask[i + 1] = k;
-            j->dst[i + 1] = j->src[i + 1] * k;
+        if (++col == j->row_len) {
+            col = 0;
+            row++;
         }
     }
 }
 
+void dropout_draw_share(uint64_t key, float p, recur_real *mask, recur_real *dst,
+                        const recur_real *src, size_t rows, size_t row_len, size_t stride,
+                        size_t offset)
+{
+    mask_job j = {mask, dst, src, rows * row_len, row_len, stride, offset, key,
+                  (uint64_t)((double)p * 4294967296.0), (recur_real)(1.0 / (1.0 - (double)p))};
+    if (j.n == 0)
+        return;
+    par_run_work((double)j.n, mask_part, &j);
+}
+
 void dropout_draw(uint64_t key, float p, recur_real *mask, recur_real *dst, const recur_real *src, size_t n)
 {
-    mask_job j = {mask, dst, src, n, key, (uint64_t)((double)p * 4294967296.0), (recur_real)(1.0 / (1.0 - (double)p))};
-    par_run_work((double)n, mask_part, &j);
+    dropout_draw_share(key, p, mask, dst, src, 1, n, n, 0);
 }

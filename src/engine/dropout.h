@@ -17,4 +17,14 @@
 
 void dropout_draw(uint64_t key, float p, recur_real *mask, recur_real *dst, const recur_real *src, size_t n);
 
+/* The mask of a share of a larger tensor: the local tensor's `rows` rows of
+ * row_len elements are, in the global tensor, rows of `stride` elements
+ * starting `offset` in (a rank's streams [first, first + B) of a (T, Bg, W)
+ * tensor: row_len = B W, stride = Bg W, offset = first W).  Each element
+ * gets the value dropout_draw gives its global position, so ranks that each
+ * draw their share draw together what one process draws for all. */
+void dropout_draw_share(uint64_t key, float p, recur_real *mask, recur_real *dst,
+                        const recur_real *src, size_t rows, size_t row_len, size_t stride,
+                        size_t offset);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "gemm_bf16.h"
 #include "threads.h"
 
 void recur_model_config_default(recur_model_config *cfg)
@@ -202,6 +203,10 @@ static recur_status add_part(recur_model *m, model_part *p, int index, char *msg
     if (prepare_config(&p->cfg, inner))
         return recur_seterr(msg, RECUR_ERR_ARG, "part '%s': %s", p->name, inner);
     recur_model *v = recur_alloc(1, sizeof *v);
+    if (v && !(v->errmsg = recur_alloc(RECUR_ERRMSG_LEN, 1))) {
+        recur_free(v);
+        v = NULL;
+    }
     if (!v)
         return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory for part '%s'", p->name);
     build_tables(v, &p->cfg);
@@ -243,6 +248,10 @@ recur_status model_create_parts(recur_model **out, const recur_model_config *cfg
         return recur_error_set(err, RECUR_ERR_ARG, "a model has 0..%d parts, not %d", RECUR_MAX_PARTS, n_parts);
 
     recur_model *m = recur_alloc(1, sizeof *m);
+    if (m && !(m->errmsg = recur_alloc(RECUR_ERRMSG_LEN, 1))) {
+        recur_free(m);
+        m = NULL;
+    }
     if (!m)
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a model");
     m->rng = &m->rng_own;
@@ -315,10 +324,14 @@ void recur_model_free(recur_model *m)
     if (!m || m->is_view)
         return;
     for (int i = 0; i < m->n_parts; i++)
-        recur_free(m->parts[i].view);
+        if (m->parts[i].view) {
+            recur_free(m->parts[i].view->errmsg);
+            recur_free(m->parts[i].view);
+        }
     recur_free(m->parts);
     recur_free(m->params);
     recur_free(m->grads);
+    recur_free(m->errmsg);
     recur_free(m);
 }
 
@@ -373,7 +386,7 @@ static void fill_info(const recur_model *m, const tensor_entry *t, recur_tensor_
 recur_status recur_model_tensor(const recur_model *m, int index, recur_tensor_info *info)
 {
     if (index < 0 || index >= m->n_tensors)
-        return recur_seterr((char *)m->errmsg, RECUR_ERR_ARG, "tensor index %d out of range 0..%d", index,
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "tensor index %d out of range 0..%d", index,
                             m->n_tensors - 1);
     fill_info(m, &m->tensors[index], info);
     return RECUR_OK;
@@ -386,7 +399,7 @@ recur_status recur_model_find_tensor(const recur_model *m, const char *name, rec
             fill_info(m, &m->tensors[i], info);
             return RECUR_OK;
         }
-    return recur_seterr((char *)m->errmsg, RECUR_ERR_ARG, "no tensor named '%s' in this model", name);
+    return recur_seterr(m->errmsg, RECUR_ERR_ARG, "no tensor named '%s' in this model", name);
 }
 
 void recur_model_seed(recur_model *m, uint64_t seed) { rng_seed(m->rng, seed); }
@@ -447,3 +460,40 @@ recur_status recur_model_set_forget_bias(recur_model *m, double value)
         }
     return RECUR_OK;
 }
+
+recur_status recur_model_set_precision(recur_model *m, recur_precision p)
+{
+    if (p != RECUR_PRECISION_FP32 && p != RECUR_PRECISION_BF16)
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "precision: a model's products run in fp32 or bf16, not %s",
+                            recur_precision_name(p));
+#ifdef RECUR_DOUBLE
+    if (p != RECUR_PRECISION_FP32)
+        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "precision: bf16 products need the float build");
+#endif
+    m->precision = p;
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->parts[i].view)
+            m->parts[i].view->precision = p;
+    return RECUR_OK;
+}
+
+recur_precision recur_model_precision(const recur_model *m) { return m->precision; }
+
+const char *recur_precision_name(recur_precision p)
+{
+    return p == RECUR_PRECISION_FP32 ? "fp32" : p == RECUR_PRECISION_BF16 ? "bf16" : p == RECUR_PRECISION_INT8 ? "int8"
+                                                                                                            : "unknown";
+}
+
+recur_status recur_precision_parse(const char *s, recur_precision *out)
+{
+    static const recur_precision all[] = {RECUR_PRECISION_FP32, RECUR_PRECISION_BF16, RECUR_PRECISION_INT8};
+    for (size_t i = 0; s && i < sizeof all / sizeof *all; i++)
+        if (!strcmp(s, recur_precision_name(all[i]))) {
+            *out = all[i];
+            return RECUR_OK;
+        }
+    return RECUR_ERR_ARG;
+}
+
+const char *recur_bf16_kernel(void) { return bf16_kernel_name(bf16_kernel_best()); }

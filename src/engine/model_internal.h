@@ -54,7 +54,8 @@ typedef struct model_part {
 
 struct recur_model {
     recur_model_config cfg;
-    char errmsg[RECUR_ERRMSG_LEN];
+    char *errmsg;   /* RECUR_ERRMSG_LEN bytes of its own: calls on a const model (a
+                     * tensor lookup) report there without writing the struct */
     int gates;      /* 1, 3 or 4 */
     int state;      /* R: width of the recurrent state and output (P or H) */
     int dirs;       /* 1 or 2 */
@@ -71,6 +72,7 @@ struct recur_model {
     model_part *parts;     /* a composite's parts (n_parts of them) */
     int n_parts;
     int is_view;           /* a sub-model: its buffers belong to the composite */
+    recur_precision precision; /* of the products of its runs */
 };
 
 recur_status recur_model_config_check(const recur_model_config *cfg, char *msg);
@@ -78,6 +80,11 @@ recur_status recur_model_config_check(const recur_model_config *cfg, char *msg);
  * and recur_model_create_composite do, and what checkpoints load. */
 recur_status model_create_parts(recur_model **out, const recur_model_config *cfg, const model_part *parts,
                                 int n_parts, uint64_t seed, recur_error *err);
+
+/* The log-sum-exp of each row of the last forward's logits, (T, B): with
+ * recur_run_logits, ln p(v) = logits[v] - lse without a second pass over V
+ * (per-sentence scoring, src/tasks/lm/score_lines.c). */
+const double *recur_run_row_lse(const recur_run *r);
 
 /* ---- optimiser internals needed by checkpoints ---- */
 struct recur_optim {

@@ -7,6 +7,8 @@
  * (gather before, scatter after), so it starts at that sequence's last token
  * and the cells only ever run forward in their own time.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "cell.h"
 #include "dropout.h"
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "simd.h"
 #include "threads.h"
 
@@ -42,8 +45,11 @@ struct recur_run {
     recur_real *in_table[2];                  /* (V, G) layer 0's e_v W_ih^T per direction, or NULL */
     int32_t *tok_rev;                         /* (T, B) tokens reversed within lengths, with in_table */
     int has_targets;
+    int share_first, share_total; /* the batch is streams [first, first + B) of share_total; 0: all */
     int64_t count;
     double loss;
+    bf16_products bf16; /* the weights packed for a pass in bfloat16 */
+    int bf16_pass;      /* the last forward ran in bfloat16: its backward does too */
 };
 
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -82,6 +88,20 @@ recur_status recur_run_create(recur_run **out, recur_model *m, int max_T, int ma
     if (max_T <= 0 || max_B <= 0 || max_T > (1 << 20) || max_B > (1 << 20))
         return recur_error_set(err, RECUR_ERR_ARG, "run: max steps %d and max batch %d must be in 1..%d",
                                max_T, max_B, 1 << 20);
+    {
+        /* the widest per-step array, times steps x batch, must be
+         * addressable: checked here, where the products are formed */
+        const recur_model_config *mc = &m->cfg;
+        double width = (double)m->gates * mc->rnn.hidden_size;
+        width = fmax(width, (double)m->out_width);
+        width = fmax(width, (double)mc->output_size);
+        width = fmax(width, (double)mc->rnn.input_size);
+        double cells = (double)(max_T + 1) * max_B * width * sizeof(recur_real);
+        if (cells > (double)(SIZE_MAX / 4))
+            return recur_error_set(err, RECUR_ERR_ARG,
+                                   "run: %d steps x %d sequences x %.0f values per step cannot be addressed",
+                                   max_T, max_B, width);
+    }
     recur_run *r = recur_alloc(1, sizeof *r);
     if (!r)
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory creating a run");
@@ -201,6 +221,7 @@ void recur_run_free(recur_run *r)
                     r->in_table[0], r->in_table[1], r->tok_rev};
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         run_free(rest[i]);
+    bf16_products_free(&r->bf16);
     recur_free(r);
 }
 
@@ -236,16 +257,31 @@ nomem:
 const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
 const recur_real *recur_run_outputs(const recur_run *r) { return r->m->cfg.rnn.num_layers ? r->layer_out[r->m->cfg.rnn.num_layers - 1] : NULL; }
 const recur_real *recur_run_logits(const recur_run *r) { return r->logits; }
+const double *recur_run_row_lse(const recur_run *r) { return r->lse; }
 const recur_real *recur_run_hn(const recur_run *r) { return r->hn; }
 const recur_real *recur_run_cn(const recur_run *r) { return r->cn; }
 const recur_real *recur_run_d_inputs(const recur_run *r) { return r->d_inputs; }
 const recur_real *recur_run_d_h0(const recur_run *r) { return r->dh0; }
 const recur_real *recur_run_d_c0(const recur_run *r) { return r->dc0; }
 
-static void dropout_forward(recur_model *m, recur_real *mask, recur_real *dst, const recur_real *src, size_t n,
+/* Dropout over a (T, B, W) tensor, drawn by each stream's place in the
+ * global batch when the run holds a share of one. */
+static void dropout_forward(recur_run *r, recur_real *mask, recur_real *dst, const recur_real *src, size_t W,
                             float p)
 {
-    dropout_draw(rng_next(m->rng), p, mask, dst, src, n);
+    uint64_t key = rng_next(r->m->rng);
+    size_t B = (size_t)r->B, total = r->share_total > 0 ? (size_t)r->share_total : B;
+    size_t first = r->share_total > 0 ? (size_t)r->share_first : 0;
+    dropout_draw_share(key, p, mask, dst, src, (size_t)r->T, B * W, total * W, first * W);
+}
+
+recur_status recur_run_set_batch_share(recur_run *r, int first, int total)
+{
+    if (total < 0 || first < 0 || (total == 0 && first != 0) || (total > 0 && first >= total))
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "batch share: streams from %d of %d", first, total);
+    r->share_first = first;
+    r->share_total = total;
+    return RECUR_OK;
 }
 
 static void apply_mask(recur_real *x, const recur_real *mask, size_t n)
@@ -506,7 +542,7 @@ static void run_directions(recur_run *r, par_fn fn, dir_job *j)
         fn(j, 0, 1);
 }
 
-recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
+static recur_status forward_pass(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
 {
     recur_model *m = r->m;
     const recur_model_config *c = &m->cfg;
@@ -514,6 +550,10 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     recur_status st = check_batch(r, bt);
     if (st)
         return st;
+    if (r->share_total > 0 && r->share_first + bt->B > r->share_total)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG,
+                            "forward: a batch of %d streams from stream %d exceeds the share's %d",
+                            bt->B, r->share_first, r->share_total);
     const int T = bt->T, B = bt->B, L = c->rnn.num_layers;
     const int DR = m->out_width, in0 = c->rnn.input_size;
     const size_t TB = (size_t)T * B;
@@ -540,8 +580,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
         /* a layer reads the one below in place unless dropout changes it */
         r->x_in[l] = l == 0 ? r->layer_in[0] : r->layer_out[l - 1];
         if (training && r->in_mask[l] && p > 0) {
-            dropout_forward(m, r->in_mask[l], r->layer_in[l], l > 0 ? r->layer_out[l - 1] : r->layer_in[0], TB * in,
-                            p);
+            dropout_forward(r, r->in_mask[l], r->layer_in[l], l > 0 ? r->layer_out[l - 1] : r->layer_in[0],
+                            (size_t)in, p);
             r->x_in[l] = r->layer_in[l];
         }
         recur_real *out = r->layer_out[l];
@@ -554,7 +594,7 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     if (c->output_size > 0) {
         r->dec_x = r->layer_out[L - 1];
         if (training && r->dec_mask) {
-            dropout_forward(m, r->dec_mask, r->dec_in, r->layer_out[L - 1], TB * DR, c->dropout_output);
+            dropout_forward(r, r->dec_mask, r->dec_in, r->layer_out[L - 1], (size_t)DR, c->dropout_output);
             r->dec_x = r->dec_in;
         }
         decoder_forward(r, T, B);
@@ -572,8 +612,8 @@ recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, do
     return RECUR_OK;
 }
 
-recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs,
-                            const recur_real *d_hn, const recur_real *d_cn)
+static recur_status backward_pass(recur_run *r, double loss_scale, const recur_real *d_outputs,
+                                  const recur_real *d_hn, const recur_real *d_cn)
 {
     recur_model *m = r->m;
     const recur_model_config *c = &m->cfg;
@@ -648,4 +688,90 @@ recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d
         memcpy(r->d_inputs, r->din, TB * in0 * sizeof(recur_real));
     }
     return RECUR_OK;
+}
+
+/* ---- passes in bfloat16 (recur_model_set_precision) ---- */
+
+#ifndef RECUR_DOUBLE
+/* Rounds and packs every weight matrix the pass multiplies, in each form its
+ * products read (gemm_bf16.h): W_ih^T, each gate's rows of W_hh^T (a
+ * thread's unit range starts a panel), W_hr^T, the decoder's W^T; for the
+ * backward also W_ih, W_hh, W_hr and the decoder's W themselves. */
+static int pack_bf16(recur_run *r, int training)
+{
+    const recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    const int H = c->rnn.hidden_size, R = m->state, G = m->gates * H, DR = m->out_width, O = c->output_size;
+    const int proj = c->rnn.proj_size > 0;
+    bf16_products *b = &r->bf16;
+    const float *P = m->params;
+    int ok = 1;
+    bf16_products_reset(b);
+    for (int l = 0; l < c->rnn.num_layers; l++)
+        for (int d = 0; d < m->dirs; d++) {
+            const cell_params *p = &m->cells[l][d];
+            ok = ok && bf16_products_add(b, 1, p->in, G, P + p->w_ih, p->in);
+            for (int q = 0; q < m->gates; q++)
+                ok = ok && bf16_products_add(b, 1, R, H, P + p->w_hh + (size_t)q * H * R, R);
+            if (proj)
+                ok = ok && bf16_products_add(b, 1, H, R, P + p->w_hr, H);
+            if (training) {
+                ok = ok && bf16_products_add(b, 0, G, p->in, P + p->w_ih, p->in);
+                ok = ok && bf16_products_add(b, 0, G, R, P + p->w_hh, R);
+                if (proj)
+                    ok = ok && bf16_products_add(b, 0, R, H, P + p->w_hr, H);
+            }
+        }
+    if (O > 0) {
+        ok = ok && bf16_products_add(b, 1, DR, O, P + m->dec_w, DR);
+        if (training)
+            ok = ok && bf16_products_add(b, 0, O, DR, P + m->dec_w, DR);
+    }
+    return ok;
+}
+
+/* The float kernel's packed W_hh off (the products go through recur_gemm)
+ * or back on. */
+static void float_packing(recur_run *r, int on)
+{
+    for (int l = 0; l < r->m->cfg.rnn.num_layers; l++)
+        for (int d = 0; d < 2; d++)
+            r->dirs[l][d].wpack = on ? r->wpack[d] : NULL;
+}
+#endif
+
+recur_status recur_forward(recur_run *r, const recur_batch *bt, int training, double *loss, int64_t *count)
+{
+    r->bf16_pass = 0;
+#ifndef RECUR_DOUBLE
+    if (r->m->precision == RECUR_PRECISION_BF16) {
+        r->ready = 0;
+        if (!pack_bf16(r, training))
+            return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "forward: out of memory for the bfloat16 weights");
+        void *was = par_set_context(&r->bf16);
+        float_packing(r, 0);
+        recur_status st = forward_pass(r, bt, training, loss, count);
+        float_packing(r, 1);
+        par_set_context(was);
+        r->bf16_pass = 1;
+        return st;
+    }
+#endif
+    return forward_pass(r, bt, training, loss, count);
+}
+
+recur_status recur_backward(recur_run *r, double loss_scale, const recur_real *d_outputs, const recur_real *d_hn,
+                            const recur_real *d_cn)
+{
+#ifndef RECUR_DOUBLE
+    if (r->bf16_pass && r->ready) {
+        void *was = par_set_context(&r->bf16);
+        float_packing(r, 0);
+        recur_status st = backward_pass(r, loss_scale, d_outputs, d_hn, d_cn);
+        float_packing(r, 1);
+        par_set_context(was);
+        return st;
+    }
+#endif
+    return backward_pass(r, loss_scale, d_outputs, d_hn, d_cn);
 }

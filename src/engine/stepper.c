@@ -21,15 +21,30 @@
  * order, so the results are those of recur_forward (identical where the
  * products run on recur's kernels).
  */
+#include <math.h>
 #include <string.h>
 
 #include "cell.h"
 #include "gemm.h"
+#include "gemm_bf16.h"
+#include "gemv_quant.h"
 #include "simd.h"
 #include "threads.h"
 
+/* A weight matrix in fewer bits (recur_stepper_set_weights). */
+typedef struct quant_matrix {
+    const recur_real *W; /* the float matrix (rows k wide) in the model */
+    int rows, k;
+    int8_t *q;           /* int8: (rows, k) and a scale per row */
+    float *scale;
+    uint16_t *bf;        /* bf16: (rows, k) */
+} quant_matrix;
+
 struct recur_stepper {
     const recur_model *m;
+    recur_precision weights; /* of the products' weights (layer 0's table stays float) */
+    quant_matrix *qm;
+    int n_qm;
     char errmsg[RECUR_ERRMSG_LEN];
     int L, H, R, G, E, V, O;
     int cell, gru_after, proj, residual;
@@ -52,10 +67,24 @@ struct recur_stepper {
     int32_t token;
 };
 
-/* y (n) = W (n x k, rows in place) x, rows ascending or descending */
-static void matvec(const recur_real *W, int n, int k, const recur_real *x, recur_real *y, int reverse)
+/* y (n) = W (n x k, rows in place) x, rows ascending or descending; from
+ * the stepper's int8 or bf16 copy of W when it has one */
+static void matvec(const recur_stepper *s, const recur_real *W, int n, int k, const recur_real *x, recur_real *y,
+                   int reverse)
 {
+    (void)s;
 #ifndef RECUR_DOUBLE
+    for (int i = 0; i < s->n_qm; i++) {
+        const quant_matrix *qm = &s->qm[i];
+        if (W < qm->W || W >= qm->W + (size_t)qm->rows * qm->k)
+            continue;
+        size_t r0 = (size_t)(W - qm->W) / (size_t)k;
+        if (qm->q)
+            gemv_int8(n, k, qm->q + r0 * k, qm->scale + r0, x, y, reverse);
+        else
+            gemv_bf16(n, k, qm->bf + r0 * k, x, y, reverse);
+        return;
+    }
     if (recur_gemm_packed_kernel()) {
         gemv1_f32_avx512(n, k, x, W, k, y, reverse);
         return;
@@ -69,12 +98,12 @@ static void matvec(const recur_real *W, int n, int k, const recur_real *x, recur
 }
 
 /* y[q*H + u0 .. u1) = W[q*H + u0 .. u1, :] x for gates q < gates (k wide rows) */
-static void gate_rows(const recur_real *W, int gates, int H, int k, int u0, int u1, const recur_real *x,
-                      recur_real *y, int reverse)
+static void gate_rows(const recur_stepper *s, const recur_real *W, int gates, int H, int k, int u0, int u1,
+                      const recur_real *x, recur_real *y, int reverse)
 {
     for (int i = 0; i < gates; i++) {
         int q = reverse ? gates - 1 - i : i;
-        matvec(W + ((size_t)q * H + u0) * k, u1 - u0, k, x, y + q * H + u0, reverse);
+        matvec(s, W + ((size_t)q * H + u0) * k, u1 - u0, k, x, y + q * H + u0, reverse);
     }
 }
 
@@ -87,12 +116,12 @@ static recur_real *layer_out(const recur_stepper *s, int l, int st)
 static void input_rows(const recur_stepper *s, int l, const recur_real *x, int u0, int u1, int reverse)
 {
     const cell_params *p = cell_of(s, l);
-    gate_rows(s->m->params + p->w_ih, s->m->gates, s->H, p->in, u0, u1, x, s->inp + (size_t)l * s->G, reverse);
+    gate_rows(s, s->m->params + p->w_ih, s->m->gates, s->H, p->in, u0, u1, x, s->inp + (size_t)l * s->G, reverse);
 }
 
 static void recurrent_rows(const recur_stepper *s, int l, int st, int u0, int u1, int reverse)
 {
-    gate_rows(s->m->params + cell_of(s, l)->w_hh, s->rec_gates, s->H, s->R, u0, u1, s->h[st] + (size_t)l * s->R,
+    gate_rows(s, s->m->params + cell_of(s, l)->w_hh, s->rec_gates, s->H, s->R, u0, u1, s->h[st] + (size_t)l * s->R,
               s->rec + (size_t)l * s->G, reverse);
 }
 
@@ -129,7 +158,7 @@ static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int
                        mm);
         if (s->proj) {
             par_barrier(nt); /* all of m before h = W_hr m */
-            matvec(m->params + p->w_hr + (size_t)r0 * H, r1 - r0, H, mm, hn + r0, 0);
+            matvec(s, m->params + p->w_hr + (size_t)r0 * H, r1 - r0, H, mm, hn + r0, 0);
         }
     } else if (s->cell == RECUR_CELL_GRU && s->gru_after) {
         const recur_real *b_hh = m->params + p->b_hh;
@@ -147,7 +176,7 @@ static void cell_step(const recur_stepper *s, int l, int u0, int u1, int r0, int
             ax[k] = a[k] * hp[k];
         }
         par_barrier(nt);
-        matvec(m->params + p->w_hh + ((size_t)2 * H + u0) * H, u1 - u0, H, ax, gn + u0, 0);
+        matvec(s, m->params + p->w_hh + ((size_t)2 * H + u0) * H, u1 - u0, H, ax, gn + u0, 0);
         for (int k = u0; k < u1; k++) {
             recur_real n = R_TANH(a[2 * H + k] + gn[k]), z = a[H + k];
             a[2 * H + k] = n;
@@ -209,7 +238,7 @@ static void step_thread(void *ctx, int tid, int nt)
         int o0, o1;
         par_split(s->O, tid, nt, 16, &o0, &o1);
         const recur_real *b = m->params + m->dec_b;
-        matvec(m->params + m->dec_w + (size_t)o0 * s->R, o1 - o0, s->R, layer_out(s, L - 1, next), s->logits + o0,
+        matvec(s, m->params + m->dec_w + (size_t)o0 * s->R, o1 - o0, s->R, layer_out(s, L - 1, next), s->logits + o0,
                rev);
         for (int o = o0; o < o1; o++)
             s->logits[o] = b[o] + s->logits[o];
@@ -229,9 +258,17 @@ recur_status recur_stepper_feed(recur_stepper *s, int32_t token)
     return RECUR_OK;
 }
 
-void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0)
+recur_status recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_real *c0)
 {
     size_t nh = (size_t)s->L * s->R, nc = (size_t)s->L * s->H;
+    /* a non-finite state would make every later output NaN: refuse it here,
+     * where the cause is known, and keep the state as it was */
+    for (size_t i = 0; h0 && i < nh; i++)
+        if (!isfinite((double)h0[i]))
+            return recur_seterr(s->errmsg, RECUR_ERR_NONFINITE, "stepper reset: h0[%zu] is not finite", i);
+    for (size_t i = 0; c0 && s->c[0] && i < nc; i++)
+        if (!isfinite((double)c0[i]))
+            return recur_seterr(s->errmsg, RECUR_ERR_NONFINITE, "stepper reset: c0[%zu] is not finite", i);
     if (h0)
         memcpy(s->h[s->cur], h0, nh * sizeof(recur_real));
     else
@@ -243,6 +280,7 @@ void recur_stepper_reset(recur_stepper *s, const recur_real *h0, const recur_rea
             memset(s->c[s->cur], 0, nc * sizeof(recur_real));
     }
     s->ahead = 0;
+    return RECUR_OK;
 }
 
 const recur_real *recur_stepper_logits(const recur_stepper *s) { return s->O > 0 ? s->logits : NULL; }
@@ -251,10 +289,80 @@ const recur_real *recur_stepper_h(const recur_stepper *s) { return s->h[s->cur];
 const recur_real *recur_stepper_c(const recur_stepper *s) { return s->c[0] ? s->c[s->cur] : NULL; }
 const char *recur_stepper_errmsg(const recur_stepper *s) { return s ? s->errmsg : "no stepper"; }
 
+static void free_quant(recur_stepper *s)
+{
+    for (int i = 0; i < s->n_qm; i++) {
+        recur_free(s->qm[i].q);
+        recur_free(s->qm[i].scale);
+        recur_free(s->qm[i].bf);
+    }
+    recur_free(s->qm);
+    s->qm = NULL;
+    s->n_qm = 0;
+    s->weights = RECUR_PRECISION_FP32;
+}
+
+#ifndef RECUR_DOUBLE
+/* Adds the quantised copy of W (rows x k); 0 when out of memory. */
+static int add_quant(recur_stepper *s, recur_precision p, const recur_real *W, int rows, int k)
+{
+    quant_matrix *qm = &s->qm[s->n_qm++];
+    qm->W = W;
+    qm->rows = rows;
+    qm->k = k;
+    size_t n = (size_t)rows * k;
+    if (p == RECUR_PRECISION_INT8) {
+        if (!(qm->q = recur_alloc(n, 1)) || !(qm->scale = recur_alloc((size_t)rows, sizeof(float))))
+            return 0;
+        quant_int8_rows(W, rows, k, qm->q, qm->scale);
+    } else {
+        if (!(qm->bf = recur_alloc(n, sizeof(uint16_t))))
+            return 0;
+        bf16_round(W, qm->bf, n);
+    }
+    return 1;
+}
+#endif
+
+recur_status recur_stepper_set_weights(recur_stepper *s, recur_precision p)
+{
+    free_quant(s);
+    if (p == RECUR_PRECISION_FP32)
+        return RECUR_OK;
+    if (p != RECUR_PRECISION_BF16 && p != RECUR_PRECISION_INT8)
+        return recur_seterr(s->errmsg, RECUR_ERR_ARG, "stepper: weights fp32, bf16 or int8");
+#ifdef RECUR_DOUBLE
+    return recur_seterr(s->errmsg, RECUR_ERR_ARG, "stepper: %s weights need the float build",
+                        recur_precision_name(p));
+#else
+    const recur_model *m = s->m;
+    if (!(s->qm = recur_alloc((size_t)3 * s->L + 1, sizeof *s->qm)))
+        return recur_seterr(s->errmsg, RECUR_ERR_NOMEM, "stepper: out of memory");
+    int ok = 1;
+    for (int l = 0; l < s->L && ok; l++) {
+        const cell_params *c = cell_of(s, l);
+        ok = (l == 0 && s->table) || add_quant(s, p, m->params + c->w_ih, s->G, c->in); /* a table: not read */
+        ok = ok && add_quant(s, p, m->params + c->w_hh, s->G, s->R);
+        ok = ok && (!s->proj || add_quant(s, p, m->params + c->w_hr, s->R, s->H));
+    }
+    ok = ok && (!s->O || add_quant(s, p, m->params + m->dec_w, s->O, s->R));
+    if (!ok) {
+        free_quant(s);
+        return recur_seterr(s->errmsg, RECUR_ERR_NOMEM, "stepper: out of memory for the %s weights",
+                            recur_precision_name(p));
+    }
+    s->weights = p;
+    return RECUR_OK;
+#endif
+}
+
+recur_precision recur_stepper_weights(const recur_stepper *s) { return s->weights; }
+
 void recur_stepper_free(recur_stepper *s)
 {
     if (!s)
         return;
+    free_quant(s);
     recur_real *bufs[] = {s->table, s->bias, s->h[0], s->h[1], s->c[0], s->c[1], s->out, s->inp,
                           s->rec,   s->act,  s->th,   s->mm,   s->aux,  s->gh,   s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)

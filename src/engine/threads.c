@@ -65,6 +65,7 @@ static struct {
     atomic_flag busy;           /* a job is running */
     par_fn fn;
     void *ctx;
+    void *context;              /* the caller's par_context, the workers' for the job */
     int nt;
     int workers;                /* workers taking part in the current job's count */
     atomic_int arrived, sense, sense_sleepers; /* barrier */
@@ -78,7 +79,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * in_key: non-NULL while the thread runs a par_run function.  scratch_key:
  * the thread's scratch (par_scratch), made on first use, freed at its exit. */
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
-static pthread_key_t in_key, scratch_key;
+static pthread_key_t in_key, scratch_key, context_key;
 static int keys_ok;
 
 static void init_keys(void)
@@ -87,6 +88,11 @@ static void init_keys(void)
         return;
     if (pthread_key_create(&scratch_key, free) != 0) {
         pthread_key_delete(in_key);
+        return;
+    }
+    if (pthread_key_create(&context_key, NULL) != 0) {
+        pthread_key_delete(in_key);
+        pthread_key_delete(scratch_key);
         return;
     }
     keys_ok = 1;
@@ -107,6 +113,22 @@ int par_inside(void)
 {
     pthread_once(&keys_once, init_keys);
     return keys_ok && pthread_getspecific(in_key) != NULL;
+}
+
+void *par_context(void)
+{
+    pthread_once(&keys_once, init_keys);
+    return keys_ok ? pthread_getspecific(context_key) : NULL;
+}
+
+void *par_set_context(void *c)
+{
+    pthread_once(&keys_once, init_keys);
+    if (!keys_ok)
+        return NULL;
+    void *was = pthread_getspecific(context_key);
+    pthread_setspecific(context_key, c);
+    return was;
 }
 
 void *par_scratch(void)
@@ -139,7 +161,9 @@ static void *worker(void *arg)
         seen = atomic_load(&pool.gen);
         if (tid < pool.nt) {
             set_inside(&pool);
+            pthread_setspecific(context_key, pool.context);
             pool.fn(pool.ctx, tid, pool.nt);
+            pthread_setspecific(context_key, NULL);
             set_inside(NULL);
         }
         /* read before counting in: once all are in, the caller returns and
@@ -222,6 +246,7 @@ void par_run(int want, par_fn fn, void *ctx)
     }
     pool.fn = fn;
     pool.ctx = ctx;
+    pool.context = par_context();
     pool.nt = nt;
     pool.workers = workers;
     atomic_store(&pool.arrived, 0);

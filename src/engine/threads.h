@@ -34,6 +34,13 @@ void par_barrier(int nt);
 /* 1 inside a par_run function (on any of its threads). */
 int par_inside(void);
 
+/* The calling thread's context: a pointer the caller of par_run sets and
+ * every thread of its runs sees (the precision of a pass's products,
+ * gemm_bf16.h); NULL when none.  par_set_context returns the one it
+ * replaces. */
+void *par_context(void);
+void *par_set_context(void *c);
+
 /* The calling thread's scratch: PAR_SCRATCH_BYTES, 64-byte aligned, the
  * same block at every call on a thread (the matrix kernels' packing buffers,
  * kept hot), made on the thread's first call and freed when it exits, so a

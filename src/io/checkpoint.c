@@ -209,8 +209,9 @@ static recur_status config_from_json(const char *text, recur_model_config *c, mo
 }
 
 /* The config JSON text with the application's keys merged in (malloc'd). */
-static char *config_text(const recur_model *m, const char *extra, char *msg)
+static char *config_text(const recur_model *m, const char *extra, char *msg, recur_status *why)
 {
+    *why = RECUR_ERR_NOMEM;
     json_t *o = config_to_json(&m->cfg);
     if (o && m->n_parts > 0 && json_object_set_new(o, "parts", parts_to_json(m->parts, m->n_parts))) {
         json_decref(o);
@@ -224,6 +225,7 @@ static char *config_text(const recur_model *m, const char *extra, char *msg)
         json_error_t je;
         json_t *e = json_loads(extra, 0, &je);
         if (!json_is_object(e)) {
+            *why = RECUR_ERR_ARG;
             snprintf(msg, RECUR_ERRMSG_LEN, "extra configuration is not a JSON object: %s", je.text);
             json_decref(e);
             json_decref(o);
@@ -233,6 +235,7 @@ static char *config_text(const recur_model *m, const char *extra, char *msg)
         json_t *val;
         json_object_foreach(e, key, val) {
             if (json_object_get(o, key) || !strcmp(key, "parts")) {
+                *why = RECUR_ERR_ARG;
                 snprintf(msg, RECUR_ERRMSG_LEN, "extra configuration key \"%s\" is a model key", key);
                 json_decref(e);
                 json_decref(o);
@@ -283,18 +286,19 @@ static char *train_text(const recur_model *m, const recur_optim *o, const recur_
     return text;
 }
 
-recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const recur_train_state *ts,
+recur_status recur_checkpoint_save(const recur_model *m, const recur_optim *o, const recur_train_state *ts,
                                    const char *path, const char *extra_config, const recur_meta_entry *meta,
-                                   int n_meta)
+                                   int n_meta, recur_error *err)
 {
     if (!path || !*path)
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: empty path");
+        return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: empty path");
     if (o && (!ts || o->model != m))
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: a training checkpoint needs the model's optimiser and a train state");
+        return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: a training checkpoint needs the model's optimiser and a train state");
     char msg[RECUR_ERRMSG_LEN];
-    char *cfg = config_text(m, extra_config, msg);
+    recur_status why = RECUR_ERR_ARG;
+    char *cfg = config_text(m, extra_config, msg, &why);
     if (!cfg)
-        return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint %s: %s", path, msg);
+        return recur_error_set(err, why, "checkpoint %s: %s", path, msg);
     st_writer *w = st_writer_new();
     recur_status st = w ? RECUR_OK : RECUR_ERR_NOMEM;
     char fmt[16];
@@ -310,7 +314,7 @@ recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const r
             !strcmp(meta[i].key, "recur.train") || !strcmp(meta[i].key, "format")) {
             free(cfg);
             st_writer_free(w);
-            return recur_seterr(m->errmsg, RECUR_ERR_ARG, "checkpoint: metadata key \"%s\" is reserved", meta[i].key);
+            return recur_error_set(err, RECUR_ERR_ARG, "checkpoint: metadata key \"%s\" is reserved", meta[i].key);
         }
         st = st_writer_meta(w, meta[i].key, meta[i].value);
     }
@@ -337,14 +341,14 @@ recur_status recur_checkpoint_save(recur_model *m, const recur_optim *o, const r
         }
     }
     if (st) {
-        recur_seterr(m->errmsg, st, "checkpoint %s: %s", path, w ? st_writer_errmsg(w) : "out of memory");
+        recur_error_set(err, st, "checkpoint %s: %s", path, w ? st_writer_errmsg(w) : "out of memory");
         st_writer_free(w);
         return st;
     }
     st = st_writer_commit(w, path, msg, sizeof msg);
     st_writer_free(w);
     if (st)
-        return recur_seterr(m->errmsg, st, "%s", msg);
+        return recur_error_set(err, st, "%s", msg);
     return RECUR_OK;
 }
 

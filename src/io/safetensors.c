@@ -901,6 +901,13 @@ recur_status st_writer_commit(st_writer *w, const char *path, char *err, size_t 
         return RECUR_ERR_NOMEM;
     }
     size_t hlen = strlen(hdr);
+    if (hlen + 8 > ST_MAX_HEADER) {
+        /* a file its own reader (and the reference one) would refuse */
+        seterr(err, errlen, "'%.300s' not written: its header would be %zu bytes, more than the %u bytes a reader "
+               "accepts (metadata such as a vocabulary too large)", path, hlen, ST_MAX_HEADER);
+        free(hdr);
+        return RECUR_ERR_ARG;
+    }
 
     atomic_file af;
     recur_status st = atomic_file_open(&af, path, err, errlen);

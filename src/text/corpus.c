@@ -62,6 +62,13 @@ static recur_status tokenize(recur_lm_level level, const char *text, size_t len,
             size_t start = i;
             while (i < len && text[i] != '\n' && !is_space(text[i]))
                 i++;
+            /* the line end's token: as a word it would end a line that goes
+             * on (and an n-gram model, which reads lines, would disagree) */
+            if (i - start == strlen(RECUR_TOKEN_EOS) && !memcmp(text + start, RECUR_TOKEN_EOS, i - start))
+                return recur_error_set(err, RECUR_ERR_FORMAT,
+                                       "%s line %zu: the word %s is reserved: it marks each line end, "
+                                       "which is a newline in the text",
+                                       name, line, RECUR_TOKEN_EOS);
             if ((st = fn(ctx, text + start, i - start, start, line)) != RECUR_OK)
                 return st;
         }
@@ -86,9 +93,9 @@ static recur_status count_one(void *p, const char *tok, size_t len, size_t offse
         tok = RECUR_TOKEN_EOS;
         len = strlen(RECUR_TOKEN_EOS);
     }
-    if (recur_vocab_add(c->v, tok, len, 1) < 0)
-        return recur_error_set(c->err, RECUR_ERR_NOMEM, "%s: out of memory counting tokens",
-                               c->name);
+    recur_status st = recur_vocab_add(c->v, tok, len, 1, NULL);
+    if (st != RECUR_OK)
+        return recur_error_set(c->err, st, "%s: %s", c->name, recur_vocab_errmsg(c->v));
     return RECUR_OK;
 }
 

@@ -200,6 +200,10 @@ recur_status recur_text_read(const char *path, char **text, size_t *len, recur_e
         n += got;
         if (got == 0)
             break;
+        /* binary data is refused below: stop reading at its first NUL byte,
+         * or a device such as /dev/zero would be read until memory runs out */
+        if (memchr(buf + n - got, '\0', got))
+            break;
     }
     int bad = ferror(f), e = errno;
     fclose(f);

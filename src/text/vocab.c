@@ -27,6 +27,7 @@ struct recur_vocab {
     int32_t n, cap;
     int32_t *table; /* ids, -1 empty; size tcap, a power of two */
     size_t tcap;
+    char errmsg[RECUR_ERRMSG_LEN];
 };
 
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -105,32 +106,36 @@ int32_t recur_vocab_find(const recur_vocab *v, const char *tok, size_t len)
     }
 }
 
-int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n)
+recur_status recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n, int32_t *out)
 {
     int32_t id = recur_vocab_find(v, tok, len);
+    if (out)
+        *out = -1;
     if (id >= 0) {
         v->ents[id].count += n;
-        return id;
+        if (out)
+            *out = id;
+        return RECUR_OK;
     }
     if (v->n == INT32_MAX - 1)
-        return -1;
+        return recur_seterr(v->errmsg, RECUR_ERR_ARG, "vocabulary: more than %d tokens", INT32_MAX - 2);
     if (v->n == v->cap) {
         int32_t nc = v->cap ? (v->cap > INT32_MAX / 2 ? INT32_MAX - 1 : v->cap * 2) : 64;
         vocab_entry *ne = realloc(v->ents, (size_t)nc * sizeof *ne);
         if (!ne)
-            return -1;
+            return recur_seterr(v->errmsg, RECUR_ERR_NOMEM, "vocabulary: out of memory for %d tokens", (int)nc);
         v->ents = ne;
         v->cap = nc;
     }
     char *copy = malloc(len + 1);
     if (!copy)
-        return -1;
+        return recur_seterr(v->errmsg, RECUR_ERR_NOMEM, "vocabulary: out of memory for a token of %zu bytes", len);
     memcpy(copy, tok, len);
     copy[len] = '\0';
     /* Keep the table at most half full. */
     if ((size_t)(v->n + 1) * 2 > v->tcap && table_rebuild(v, v->tcap * 2) != 0) {
         free(copy);
-        return -1;
+        return recur_seterr(v->errmsg, RECUR_ERR_NOMEM, "vocabulary: out of memory for its hash table");
     }
     id = v->n++;
     v->ents[id] = (vocab_entry){copy, len, n};
@@ -138,8 +143,12 @@ int32_t recur_vocab_add(recur_vocab *v, const char *tok, size_t len, int64_t n)
     while (v->table[j] >= 0)
         j = (j + 1) & (v->tcap - 1);
     v->table[j] = id;
-    return id;
+    if (out)
+        *out = id;
+    return RECUR_OK;
 }
+
+const char *recur_vocab_errmsg(const recur_vocab *v) { return v ? v->errmsg : "no vocabulary"; }
 
 const char *recur_vocab_token(const recur_vocab *v, int32_t id)
 {
@@ -349,8 +358,8 @@ recur_status recur_vocab_from_json(recur_vocab **out, recur_lm_level level, cons
             st = recur_error_set(err, RECUR_ERR_FORMAT, "recur.vocab: entry %zu (\"%.40s\") repeats an earlier one", i, t);
             goto done;
         }
-        if (recur_vocab_add(v, t, len, 0) < 0) {
-            st = recur_error_set(err, RECUR_ERR_NOMEM, "recur.vocab: out of memory");
+        if ((st = recur_vocab_add(v, t, len, 0, NULL)) != RECUR_OK) {
+            recur_error_set(err, st, "recur.vocab: %s", recur_vocab_errmsg(v));
             goto done;
         }
     }

@@ -15,6 +15,15 @@
  * training seconds so far, early stopping's count, whether best.safetensors
  * belongs to the run, the fingerprints of the input files and the task's
  * state.
+ *
+ * On several ranks (recur_train.h, "data parallelism") every rank runs this
+ * loop in step: the task's step on its share, then one small sum (loss,
+ * count, and flags for a failure, a stop request and the time limit, so all
+ * ranks decide alike) and, when no rank failed, the sum of the flat
+ * gradient buffer, then the optimiser step.  Rank 0 alone touches OUT; each
+ * checkpoint, evaluation and the setup end with every rank's status
+ * (par_agree), so a failure on one rank ends every rank with its message
+ * instead of leaving the others waiting in a collective.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -26,6 +35,8 @@
 #include <jansson.h>
 
 #include "base/internal.h"
+#include "engine/model_internal.h"
+#include "parallel.h"
 #include "progress.h"
 #include "recur_train.h"
 #include "run_dir.h"
@@ -50,6 +61,8 @@ struct recur_trainer {
     int has_best;       /* best.safetensors holds a model of this run */
     recur_stop_reason reason;
     double seconds;
+    int rank, size;     /* data parallelism: this process's rank, and their number */
+    double reduce_s;    /* seconds of this run call in the sums over the ranks */
 };
 
 int recur_eval_add(recur_eval *e, const char *name, double value)
@@ -79,6 +92,7 @@ const char *recur_trainer_best_path(const recur_trainer *t) { return t->best_pat
 const char *recur_trainer_last_path(const recur_trainer *t) { return t->last_path; }
 double recur_trainer_seconds(const recur_trainer *t) { return t->seconds; }
 recur_stop_reason recur_trainer_stop_reason(const recur_trainer *t) { return t->reason; }
+double recur_trainer_reduce_seconds(const recur_trainer *t) { return t->reduce_s; }
 
 double recur_trainer_lr(const recur_trainer *t)
 {
@@ -90,6 +104,8 @@ double recur_trainer_lr(const recur_trainer *t)
 
 void recur_trainer_message(recur_trainer *t, const char *fmt, ...)
 {
+    if (t && t->rank != 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     progress_msgv(t ? t->prog : NULL, fmt, ap);
@@ -105,7 +121,7 @@ static double decisive_loss(const recur_eval *ev)
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
-static recur_status save(recur_trainer *t, const char *path, int with_train)
+static recur_status save_here(recur_trainer *t, const char *path, int with_train)
 {
     recur_meta_entry meta[RECUR_MAX_METRICS + 32];
     int n = 0;
@@ -128,8 +144,8 @@ static recur_status save(recur_trainer *t, const char *path, int with_train)
                 return recur_seterr(t->errmsg, RECUR_ERR_ARG, "%s: the task's state is not JSON",
                                     path);
         }
-        json_t *j = json_pack("{s:i,s:f,s:I,s:f,s:i,s:b,s:O,s:o}", "real_size",
-                              (int)sizeof(recur_real), "epoch_loss", t->epoch_loss,
+        json_t *j = json_pack("{s:i,s:i,s:f,s:I,s:f,s:i,s:b,s:O,s:o}", "real_size",
+                              (int)sizeof(recur_real), "ranks", t->size, "epoch_loss", t->epoch_loss,
                               "epoch_count", (json_int_t)t->epoch_count, "elapsed_s",
                               t->elapsed_before + t->seconds, "bad_epochs", t->bad_epochs,
                               "has_best", t->has_best, "inputs", t->inputs, "task_state",
@@ -140,12 +156,46 @@ static recur_status save(recur_trainer *t, const char *path, int with_train)
             return recur_seterr(t->errmsg, RECUR_ERR_NOMEM, "%s: out of memory", path);
         meta[n++] = (recur_meta_entry){"recur.trainer", trainer_text};
     }
-    st = recur_checkpoint_save(t->m, with_train ? t->opt : NULL, with_train ? &t->ts : NULL, path,
-                               t->task.extra_config, meta, n);
+    recur_error err = {0};
+    if (t->rank == 0)
+        st = recur_checkpoint_save(t->m, with_train ? t->opt : NULL, with_train ? &t->ts : NULL,
+                                   path, t->task.extra_config, meta, n, &err);
     free(trainer_text);
     if (st != RECUR_OK)
-        return recur_seterr(t->errmsg, st, "%s", recur_model_errmsg(t->m));
+        return recur_seterr(t->errmsg, st, "%s", err.msg);
     return RECUR_OK;
+}
+
+/* FNV-1a over the weights and the random state: the ranks must agree. */
+static uint64_t model_hash(const recur_model *m)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = (const unsigned char *)m->params;
+    for (size_t i = 0, n = m->n_params * sizeof *m->params; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    p = (const unsigned char *)m->rng;
+    for (size_t i = 0; i < sizeof *m->rng; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Rank 0 writes path; the task's state is gathered from every rank first.
+ * Every rank gets the outcome, and a file is written only while all ranks
+ * hold the same model (a check that costs a pass over the weights). */
+static recur_status save(recur_trainer *t, const char *path, int with_train)
+{
+    if (t->size > 1) {
+        int same = 1;
+        recur_status st = par_same_u64(model_hash(t->m), &same, t->errmsg);
+        if (st != RECUR_OK)
+            return st;
+        if (!same)
+            return recur_seterr(t->errmsg, RECUR_ERR_STATE,
+                                "%s: the ranks' models differ (a bug, or ranks built differently): "
+                                "nothing written",
+                                path);
+    }
+    return par_agree(save_here(t, path, with_train), t->errmsg);
 }
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -250,7 +300,7 @@ static recur_status restore(recur_trainer *t)
     json_t *rs = json_object_get(j, "real_size");
     json_t *el = json_object_get(j, "epoch_loss"), *ec = json_object_get(j, "epoch_count");
     json_t *es = json_object_get(j, "elapsed_s"), *be = json_object_get(j, "bad_epochs");
-    json_t *hb = json_object_get(j, "has_best");
+    json_t *hb = json_object_get(j, "has_best"), *rk = json_object_get(j, "ranks");
     if (!json_is_integer(rs) || !json_is_number(el) || !json_is_integer(ec) ||
         !json_is_number(es) || !json_is_integer(be) || !json_is_boolean(hb)) {
         st = recur_seterr(t->errmsg, RECUR_ERR_FORMAT,
@@ -261,6 +311,14 @@ static recur_status restore(recur_trainer *t)
         st = recur_seterr(t->errmsg, RECUR_ERR_MISMATCH,
                           "--resume: %s was written by a build with %d-byte reals, this one has %d",
                           t->last_path, (int)json_integer_value(rs), (int)sizeof(recur_real));
+        goto done;
+    }
+    int ranks = rk ? (int)json_integer_value(rk) : 1;
+    if (ranks != t->size) {
+        st = recur_seterr(t->errmsg, RECUR_ERR_MISMATCH,
+                          "--resume: %s was trained on %d rank%s, this run has %d: exact "
+                          "resumption needs the same number (mpirun -np %d)",
+                          t->last_path, ranks, ranks == 1 ? "" : "s", t->size, ranks);
         goto done;
     }
     if ((st = check_same_inputs(t, json_object_get(j, "inputs"))) != RECUR_OK)
@@ -298,6 +356,10 @@ done:
     return st;
 }
 
+/* safetensors' header limit (100 MB) less room for the tensor table and
+ * the trainer's own entries */
+#define TRAINER_MAX_META 90000000u
+
 static recur_status check_config(const recur_trainer_config *c, const recur_task *task, char *msg)
 {
     if (!task || !task->epoch_steps || !task->step || !task->evaluate || !task->unit)
@@ -305,6 +367,9 @@ static recur_status check_config(const recur_trainer_config *c, const recur_task
                             "trainer: the task needs epoch_steps, step, evaluate and a unit");
     if (!c->out_dir || !*c->out_dir)
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: no run folder (out_dir)");
+    if (c->precision != RECUR_PRECISION_FP32 && c->precision != RECUR_PRECISION_BF16)
+        return recur_seterr(msg, RECUR_ERR_ARG, "trainer: precision %s: fp32 or bf16",
+                            recur_precision_name(c->precision));
     if (c->epochs < 1)
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: epochs %lld: at least 1",
                             (long long)c->epochs);
@@ -316,6 +381,76 @@ static recur_status check_config(const recur_trainer_config *c, const recur_task
         return recur_seterr(msg, RECUR_ERR_ARG, "trainer: negative limit");
     if (c->resume && c->force)
         return recur_seterr(msg, RECUR_ERR_ARG, "--resume and --force exclude each other");
+    /* Every model file carries the task's metadata in its header, which a
+     * reader accepts up to 100 MB (safetensors' limit): refuse before
+     * training what could never be saved. */
+    size_t meta_bytes = task->extra_config ? strlen(task->extra_config) : 0;
+    for (int i = 0; i < task->n_meta; i++)
+        meta_bytes += strlen(task->meta[i].key) + strlen(task->meta[i].value);
+    if (meta_bytes > TRAINER_MAX_META)
+        return recur_seterr(msg, RECUR_ERR_ARG,
+                            "trainer: the run's metadata (vocabularies, settings) is %zu bytes; a model file's "
+                            "header holds at most %u, so no checkpoint could be written or read (a token or "
+                            "label of absurd length in the data?)",
+                            meta_bytes, (unsigned)TRAINER_MAX_META);
+    return RECUR_OK;
+}
+
+/* What create does on each rank: rank 0 alone makes, locks and checks OUT
+ * and opens the metrics file; every rank builds the optimiser and, with
+ * resume, restores the run. */
+static recur_status prepare(recur_trainer *t, const recur_trainer_config *cfg)
+{
+    recur_model *m = t->m;
+    recur_status st = RECUR_OK;
+    FILE *metrics = NULL;
+    const int lead = t->rank == 0;
+    /* the folder, its lock, then checks that write nothing */
+    if (lead && ((st = run_dir_make(t->out_dir, t->errmsg)) != RECUR_OK ||
+                 (st = run_dir_lock(t->out_dir, &t->lock_fd, t->errmsg)) != RECUR_OK))
+        return st;
+    if (lead && !cfg->resume && !cfg->force && file_exists(t->last_path)) {
+        st = recur_seterr(t->errmsg, RECUR_ERR_STATE,
+                          "%s already holds a run (last.safetensors): continue it with --resume, "
+                          "start anew with --force, or choose another folder",
+                          t->out_dir);
+        return st;
+    }
+    if (cfg->resume && !file_exists(t->last_path)) {
+        st = recur_seterr(t->errmsg, RECUR_ERR_STATE, "--resume: %s has no last.safetensors",
+                          t->out_dir);
+        return st;
+    }
+    if ((st = fingerprint_inputs(t)) != RECUR_OK ||
+        (lead && ((st = check_outputs(t)) != RECUR_OK ||
+                  (st = run_dir_check_writable(t->out_dir, t->errmsg)) != RECUR_OK)))
+        return st;
+
+    recur_error e2 = {0};
+    if ((st = recur_optim_create(&t->opt, m, &cfg->optim, &e2)) != RECUR_OK) {
+        recur_seterr(t->errmsg, st, "optimiser: %s", e2.msg);
+        return st;
+    }
+    recur_schedule_init(&t->ts.schedule, cfg->schedule, cfg->lr, cfg->decay,
+                        cfg->schedule == RECUR_SCHED_PLATEAU ? cfg->patience : cfg->decay_start);
+    t->ts.best_val = INFINITY;
+    if (cfg->resume && (st = restore(t)) != RECUR_OK)
+        return st;
+
+    /* the metrics file last: opening it for a new run empties it */
+    metrics = lead ? fopen(t->metrics_path, cfg->resume ? "a" : "w") : NULL;
+    if (lead && !metrics) {
+        st = recur_seterr(t->errmsg, RECUR_ERR_IO, "%s: cannot open the metrics file for writing",
+                          t->metrics_path);
+        return st;
+    }
+    t->prog = progress_new(lead ? cfg->progress : RECUR_PROGRESS_NONE, cfg->log, metrics);
+    if (!t->prog) {
+        if (metrics)
+            fclose(metrics);
+        st = recur_seterr(t->errmsg, RECUR_ERR_NOMEM, "out of memory");
+        return st;
+    }
     return RECUR_OK;
 }
 
@@ -333,6 +468,11 @@ recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const rec
     t->cfg = *cfg;
     t->task = *task;
     t->m = m;
+    if ((st = recur_model_set_precision(m, cfg->precision)) != RECUR_OK) {
+        recur_error_set(err, st, "%s", recur_model_errmsg(m));
+        free(t);
+        return st;
+    }
     t->lock_fd = -1;
     snprintf(t->out_dir, sizeof t->out_dir, "%s", cfg->out_dir);
     t->cfg.out_dir = t->out_dir;
@@ -343,52 +483,24 @@ recur_status recur_trainer_create(recur_trainer **out, recur_model *m, const rec
     else
         snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", cfg->out_dir);
     t->cfg.metrics_path = t->metrics_path;
-    FILE *metrics = NULL;
-
-    /* the folder, its lock, then checks that write nothing */
-    if ((st = run_dir_make(t->out_dir, t->errmsg)) != RECUR_OK ||
-        (st = run_dir_lock(t->out_dir, &t->lock_fd, t->errmsg)) != RECUR_OK)
+    recur_status prep = par_init(t->errmsg);
+    t->rank = recur_parallel_rank();
+    t->size = recur_parallel_size();
+    if (prep == RECUR_OK && t->size > 1 && task->ranks != t->size)
+        prep = recur_seterr(t->errmsg, RECUR_ERR_ARG,
+                            "this task splits its batches over %d rank%s, the job has %d: a task "
+                            "must take its share of each batch (recur_train.h)",
+                            task->ranks > 1 ? task->ranks : 1, task->ranks > 1 ? "s" : "",
+                            t->size);
+    if (prep == RECUR_OK)
+        prep = prepare(t, cfg);
+    /* every rank goes on, or every rank stops with the first failure */
+    if ((st = par_agree(prep, t->errmsg)) != RECUR_OK)
         goto fail;
-    if (!cfg->resume && !cfg->force && file_exists(t->last_path)) {
-        st = recur_seterr(t->errmsg, RECUR_ERR_STATE,
-                          "%s already holds a run (last.safetensors): continue it with --resume, "
-                          "start anew with --force, or choose another folder",
-                          t->out_dir);
+    /* one model on every rank: rank 0's weights and random state (dropout) */
+    if ((st = par_broadcast_real(m->params, m->n_params, t->errmsg)) != RECUR_OK ||
+        (st = par_broadcast_bytes(m->rng, sizeof *m->rng, t->errmsg)) != RECUR_OK)
         goto fail;
-    }
-    if (cfg->resume && !file_exists(t->last_path)) {
-        st = recur_seterr(t->errmsg, RECUR_ERR_STATE, "--resume: %s has no last.safetensors",
-                          t->out_dir);
-        goto fail;
-    }
-    if ((st = check_outputs(t)) != RECUR_OK || (st = fingerprint_inputs(t)) != RECUR_OK ||
-        (st = run_dir_check_writable(t->out_dir, t->errmsg)) != RECUR_OK)
-        goto fail;
-
-    recur_error e2 = {0};
-    if ((st = recur_optim_create(&t->opt, m, &cfg->optim, &e2)) != RECUR_OK) {
-        recur_seterr(t->errmsg, st, "optimiser: %s", e2.msg);
-        goto fail;
-    }
-    recur_schedule_init(&t->ts.schedule, cfg->schedule, cfg->lr, cfg->decay,
-                        cfg->schedule == RECUR_SCHED_PLATEAU ? cfg->patience : cfg->decay_start);
-    t->ts.best_val = INFINITY;
-    if (cfg->resume && (st = restore(t)) != RECUR_OK)
-        goto fail;
-
-    /* the metrics file last: opening it for a new run empties it */
-    metrics = fopen(t->metrics_path, cfg->resume ? "a" : "w");
-    if (!metrics) {
-        st = recur_seterr(t->errmsg, RECUR_ERR_IO, "%s: cannot open the metrics file for writing",
-                          t->metrics_path);
-        goto fail;
-    }
-    t->prog = progress_new(cfg->progress, cfg->log, metrics);
-    if (!t->prog) {
-        fclose(metrics);
-        st = recur_seterr(t->errmsg, RECUR_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
     *out = t;
     return RECUR_OK;
 fail:
@@ -415,7 +527,15 @@ static int stop_requested(const recur_trainer *t)
     return t->cfg.stop_flag && *t->cfg.stop_flag;
 }
 
-static recur_status evaluate(recur_trainer *t, recur_eval *ev)
+/* Is flag set on any rank? (A stop request reaches the ranks at different
+ * steps: they must stop at the same one.) */
+static int any_rank(recur_trainer *t, int flag)
+{
+    double v = flag;
+    return par_sum_doubles(&v, 1, t->errmsg) == RECUR_OK ? v > 0 : flag;
+}
+
+static recur_status evaluate_here(recur_trainer *t, recur_eval *ev)
 {
     memset(ev, 0, sizeof *ev);
     char msg[RECUR_ERRMSG_LEN] = "";
@@ -430,6 +550,11 @@ static recur_status evaluate(recur_trainer *t, recur_eval *ev)
                             "learning rate or gradient clipping",
                             ev->m[ev->decisive].name, ev->m[ev->decisive].value);
     return RECUR_OK;
+}
+
+static recur_status evaluate(recur_trainer *t, recur_eval *ev)
+{
+    return par_agree(evaluate_here(t, ev), t->errmsg);
 }
 
 static void estimate(const recur_trainer *t, progress_stats *s, int64_t index, int64_t nsteps,
@@ -495,6 +620,30 @@ static recur_status end_epoch(recur_trainer *t, int64_t epoch, double lr, double
     return RECUR_OK;
 }
 
+/* The step's sums over the ranks, and what every rank must decide alike:
+ * a failure on any rank (st, with errmsg holding this rank's message),
+ * a stop request, the time limit.  Then, when no rank failed, the gradients. */
+static recur_status reduce_step(recur_trainer *t, recur_status st, double *loss_sum,
+                                int64_t *count, int *stop, int *time_up)
+{
+    if (t->size < 2)
+        return st;
+    double s0 = progress_now();
+    double v[5] = {*loss_sum, (double)*count, st != RECUR_OK, *stop, *time_up};
+    recur_status rs = par_sum_doubles(v, 5, t->errmsg);
+    if (rs == RECUR_OK && v[2] > 0)
+        rs = par_agree(st, t->errmsg);
+    if (rs == RECUR_OK) {
+        *loss_sum = v[0];
+        *count = (int64_t)v[1];
+        *stop = v[3] > 0;
+        *time_up = v[4] > 0;
+        rs = par_sum_real(recur_model_grads(t->m), recur_model_num_params(t->m), t->errmsg);
+    }
+    t->reduce_s += progress_now() - s0;
+    return rs;
+}
+
 /* A non-finite loss or gradient at the step being taken. */
 static void diverged(recur_trainer *t, int64_t epoch, const char *what)
 {
@@ -515,6 +664,7 @@ recur_status recur_trainer_run(recur_trainer *t)
     int64_t log_every = t->cfg.log_every > 0 ? t->cfg.log_every : (nsteps >= 10 ? nsteps / 10 : 1);
     t->reason = RECUR_STOP_NONE;
     t->seconds = 0;
+    t->reduce_s = 0;
     if (nsteps < 1) {
         t->reason = RECUR_STOP_ERROR;
         return recur_seterr(t->errmsg, RECUR_ERR_ARG, "the task has no training steps");
@@ -532,11 +682,11 @@ recur_status recur_trainer_run(recur_trainer *t)
             t->epoch_count = 0;
         }
         msg[0] = '\0';
-        if (t->task.epoch_begin &&
-            (st = t->task.epoch_begin(t->task.ctx, epoch, first, msg)) != RECUR_OK) {
+        st = t->task.epoch_begin ? t->task.epoch_begin(t->task.ctx, epoch, first, msg) : RECUR_OK;
+        if (st != RECUR_OK)
             recur_seterr(t->errmsg, st, "epoch %lld: %s", (long long)epoch, msg);
+        if ((st = par_agree(st, t->errmsg)) != RECUR_OK)
             goto error;
-        }
         const double epoch_lr = recur_trainer_lr(t);
         double iv_loss = 0, iv_gn = 0, iv_t0 = progress_now();
         int64_t iv_count = 0, iv_steps = 0, iv_clipped = 0;
@@ -547,15 +697,15 @@ recur_status recur_trainer_run(recur_trainer *t)
             int64_t count = 0;
             msg[0] = '\0';
             st = t->task.step(t->task.ctx, epoch, index, &loss_sum, &count, msg);
-            if (st == RECUR_ERR_NONFINITE) {
+            if (st == RECUR_ERR_NONFINITE)
                 diverged(t, epoch, msg[0] ? msg : "the loss is not finite");
-                goto error;
-            }
-            if (st != RECUR_OK) {
+            else if (st != RECUR_OK)
                 recur_seterr(t->errmsg, st, "epoch %lld, step %lld: %s", (long long)epoch,
                              (long long)t->ts.step + 1, msg);
+            int stop = stop_requested(t);
+            int time_up = t->cfg.time_limit > 0 && progress_now() - t0 >= t->cfg.time_limit;
+            if ((st = reduce_step(t, st, &loss_sum, &count, &stop, &time_up)) != RECUR_OK)
                 goto error;
-            }
             const double lr = recur_trainer_lr(t);
             double gn = 0;
             int clipped = 0;
@@ -602,11 +752,15 @@ recur_status recur_trainer_run(recur_trainer *t)
                 iv_count = iv_steps = iv_clipped = 0;
                 iv_t0 = progress_now();
             }
-            if (stop_requested(t))
+            if (t->size < 2) { /* one rank decides after the step, several at their sum */
+                stop = stop_requested(t);
+                time_up = t->cfg.time_limit > 0 && now - t0 >= t->cfg.time_limit;
+            }
+            if (stop)
                 t->reason = RECUR_STOP_REQUESTED;
             else if (t->cfg.max_steps > 0 && steps_run >= t->cfg.max_steps)
                 t->reason = RECUR_STOP_MAX_STEPS;
-            else if (t->cfg.time_limit > 0 && now - t0 >= t->cfg.time_limit)
+            else if (time_up)
                 t->reason = RECUR_STOP_TIME_LIMIT;
             if (t->reason)
                 break;
@@ -628,7 +782,7 @@ recur_status recur_trainer_run(recur_trainer *t)
         int early = 0;
         if ((st = end_epoch(t, epoch, epoch_lr, t0, &eval_s, &early)) != RECUR_OK)
             goto error;
-        if (!t->reason && stop_requested(t))
+        if (!t->reason && any_rank(t, stop_requested(t)))
             t->reason = RECUR_STOP_REQUESTED;
         if (t->reason == RECUR_STOP_REQUESTED)
             recur_trainer_message(t, "interrupted: %s written (continue with --resume)",

@@ -434,6 +434,9 @@ def make_traj(outdir, name, seed, opt):
     if opt["optimizer"] == "sgd":
         optim = torch.optim.SGD(params, lr=opt["lr"], momentum=opt["momentum"],
                                 weight_decay=opt["weight_decay"])
+    elif opt["optimizer"] == "adamw":
+        optim = torch.optim.AdamW(params, lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]),
+                                  eps=opt["eps"], weight_decay=opt["weight_decay"])
     else:
         optim = torch.optim.Adam(params, lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]),
                                  eps=opt["eps"], weight_decay=opt["weight_decay"])
@@ -487,6 +490,11 @@ TRAJ = [
                                  "clip": 0.3}),
     ("traj_adam", 7003, {"optimizer": "adam", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0,
                          "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "clip": 0.35}),
+    # weight decay: Adam's L2 term in the gradient, AdamW's decoupled decay
+    ("traj_adam_wd", 7004, {"optimizer": "adam", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.05,
+                            "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "clip": 0.35}),
+    ("traj_adamw", 7005, {"optimizer": "adamw", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.1,
+                          "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "clip": 0.35}),
 ]
 
 

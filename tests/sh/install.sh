@@ -36,17 +36,19 @@ for page in recur recur-lm recur-lm-train recur-ngram-eval; do
     [ -f "$prefix/share/man/man1/$page.1" ] || fail "man page $page.1 is not installed"
 done
 if command -v man > /dev/null; then
-    MANWIDTH=80 man -l "$prefix/share/man/man1/recur-lm-train.1" 2> /dev/null | grep -q -- "--hidden" ||
-        fail "man -l recur-lm-train.1 does not list --hidden"
+    page=$(MANWIDTH=80 man -l "$prefix/share/man/man1/recur-lm-train.1" 2> /dev/null)
+    grep -q -- "--hidden" <<<"$page" || fail "man -l recur-lm-train.1 does not list --hidden"
 fi
 
 # an outside program: only the installed header and library
 $cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags recur) -o "$tmp/encoder" examples/encoder.c \
     $(pkg-config --libs recur) 2> "$tmp/cc.log" || fail "encoder does not build with pkg-config: $(cat "$tmp/cc.log")"
-readelf -dW "$tmp/encoder" | grep -q "(NEEDED).*\[librecur.so.$major\]" ||
-    fail "encoder does not load librecur.so.$major"
-LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/encoder" | grep -q "librecur.so.$major => $prefix/lib/" ||
-    fail "encoder does not find librecur.so.$major in $prefix/lib"
+# (outputs captured first: under pipefail, grep -q leaving early would fail the pipe)
+dynamic=$(readelf -dW "$tmp/encoder")
+grep -q "(NEEDED).*\[librecur.so.$major\]" <<<"$dynamic" || fail "encoder does not load librecur.so.$major"
+loaded=$(LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/encoder")
+grep -q "librecur.so.$major => $prefix/lib/" <<<"$loaded" ||
+    fail "encoder does not find librecur.so.$major in $prefix/lib: $loaded"
 LD_LIBRARY_PATH=$prefix/lib "$tmp/encoder" > "$tmp/encoder.out" || fail "encoder failed against the installed library"
 [ -s "$tmp/encoder.out" ] || fail "encoder printed nothing"
 [ "$("$prefix/bin/recur" --version)" = "recur $version" ] || fail "the installed recur is not version $version"

@@ -23,7 +23,8 @@ done
 soname=$(readelf -dW "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "librecur.so.$major" ] || fail "SONAME is '$soname', not librecur.so.$major"
 
-if readelf -lW "$lib" | grep -qw TLS; then fail "$lib has a TLS segment"; fi
+segments=$(readelf -lW "$lib")
+if grep -qw TLS <<<"$segments"; then fail "$lib has a TLS segment"; fi
 
 # defined dynamic symbols, less the version node itself (an absolute symbol)
 nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' > "$build/exported.txt"

@@ -17,13 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/internal.h"
+#include "lm_internal.h"
 
-typedef struct lm_dims {
-    int L, R, H, V, lstm;
-} lm_dims;
-
-static recur_status lm_check(const recur_model *m, lm_dims *d, const char *what,
+recur_status lm_check(const recur_model *m, lm_dims *d, const char *what,
                              recur_error *err)
 {
     const recur_model_config *c = recur_model_get_config(m);

@@ -11,6 +11,15 @@
  * (recur_lm_eval_ids), read as valid_streams pieces side by side.  The state
  * carried between segments is the task's resumption state: a run stopped
  * inside an epoch goes on bit for bit.
+ *
+ * On several ranks (recur_train.h) rank r reads streams [first, first + B_r)
+ * of the B: the data order of one process with the same global batch.  Its
+ * gradient is scaled by B_r / B, so the ranks' gradients sum to the one
+ * process's; dropout is drawn by each stream's place in the global batch
+ * (recur_run_set_batch_share).  Validation splits its valid_streams pieces
+ * over the ranks (with one piece, the default, rank 0 scores it and the
+ * others wait) and sums the log-likelihoods.  The carried state in the
+ * checkpoint is that of all B streams, gathered from the ranks.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,12 +36,17 @@ struct recur_lm_task {
     recur_model *m;
     const recur_vocab *vocab;
     recur_lm_task_config cfg;
-    recur_lm_stream stream;
+    recur_lm_stream stream; /* all B streams */
+    recur_lm_stream share;  /* this rank's streams [first, first + share.B) */
+    int first, ranks;
     const int32_t *valid;
     size_t n_valid;
+    int32_t *eval_ids;      /* what recur_lm_eval_ids scores: <eos> + valid for words */
+    size_t n_eval;
     recur_run *run;
-    recur_real *h, *c; /* carried state (L, B, R) and (L, B, H) */
+    recur_real *h, *c; /* carried state (L, B_r, R) and (L, B_r, H) of this rank's streams */
     size_t hn, cn;
+    int L, R, H;
     int lstm;
 };
 
@@ -67,22 +81,60 @@ recur_status recur_lm_task_create(recur_lm_task **out, recur_model *m, const rec
     t->cfg = *cfg;
     t->valid = valid;
     t->n_valid = n_valid;
-    recur_status st = recur_lm_batchify(&t->stream, train, n_train, cfg->batch, err);
+    recur_status st = recur_parallel_init(err);
     if (st != RECUR_OK)
         goto fail;
+    t->ranks = recur_parallel_size();
+    if (cfg->batch < t->ranks) {
+        st = recur_error_set(err, RECUR_ERR_ARG,
+                             "lm task: %d streams cannot be shared by %d ranks: --batch must be "
+                             "at least the number of ranks",
+                             cfg->batch, t->ranks);
+        goto fail;
+    }
+    if ((st = recur_lm_batchify(&t->stream, train, n_train, cfg->batch, err)) != RECUR_OK)
+        goto fail;
+    int64_t first, share;
+    recur_parallel_share(cfg->batch, &first, &share);
+    t->first = (int)first;
+    t->share.B = (int)share;
+    t->share.steps = t->stream.steps;
+    t->share.data = malloc((size_t)t->share.steps * (size_t)share * sizeof *t->share.data);
+    /* what recur_lm_eval_ids scores: a word model's first context is <eos> */
+    int words = recur_vocab_level(v) != RECUR_LEVEL_CHAR;
+    t->n_eval = n_valid + (size_t)words;
+    t->eval_ids = malloc((t->n_eval ? t->n_eval : 1) * sizeof *t->eval_ids);
+    if (!t->share.data || !t->eval_ids) {
+        st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int64_t s = 0; s < t->share.steps; s++)
+        memcpy(t->share.data + s * share, t->stream.data + s * cfg->batch + first,
+               (size_t)share * sizeof *t->share.data);
+    if (words)
+        t->eval_ids[0] = recur_vocab_eos(v);
+    if (n_valid)
+        memcpy(t->eval_ids + words, valid, n_valid * sizeof *valid);
     const int L = mc->rnn.num_layers, H = mc->rnn.hidden_size;
     const int R = mc->rnn.proj_size > 0 ? mc->rnn.proj_size : H;
+    t->L = L;
+    t->R = R;
+    t->H = H;
     t->lstm = mc->rnn.cell == RECUR_CELL_LSTM;
-    t->hn = (size_t)L * (size_t)cfg->batch * (size_t)R;
-    t->cn = (size_t)L * (size_t)cfg->batch * (size_t)H;
+    t->hn = (size_t)L * (size_t)share * (size_t)R;
+    t->cn = (size_t)L * (size_t)share * (size_t)H;
     t->h = calloc(t->hn, sizeof *t->h);
     t->c = calloc(t->cn, sizeof *t->c);
     if (!t->h || !t->c) {
         st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if ((st = recur_run_create(&t->run, m, cfg->bptt, cfg->batch, err)) != RECUR_OK)
+    if ((st = recur_run_create(&t->run, m, cfg->bptt, t->share.B, err)) != RECUR_OK)
         goto fail;
+    if (t->ranks > 1 && recur_run_set_batch_share(t->run, t->first, cfg->batch) != RECUR_OK) {
+        st = recur_error_set(err, RECUR_ERR_ARG, "%s", recur_run_errmsg(t->run));
+        goto fail;
+    }
     *out = t;
     return RECUR_OK;
 fail:
@@ -96,6 +148,8 @@ void recur_lm_task_free(recur_lm_task *t)
         return;
     recur_run_free(t->run);
     recur_lm_stream_free(&t->stream);
+    free(t->share.data);
+    free(t->eval_ids);
     free(t->h);
     free(t->c);
     free(t);
@@ -128,10 +182,10 @@ static recur_status lm_step(void *ctx, int64_t epoch, int64_t seg, double *loss_
     (void)epoch;
     recur_lm_task *t = ctx;
     const int32_t *in, *tg;
-    int Tn = recur_lm_segment(&t->stream, seg * t->cfg.bptt, t->cfg.bptt, &in, &tg);
+    int Tn = recur_lm_segment(&t->share, seg * t->cfg.bptt, t->cfg.bptt, &in, &tg);
     recur_batch b = {0};
     b.T = Tn;
-    b.B = t->cfg.batch;
+    b.B = t->share.B;
     b.tokens = in;
     b.targets = tg;
     b.h0 = seg == 0 ? NULL : t->h;
@@ -146,7 +200,10 @@ static recur_status lm_step(void *ctx, int64_t epoch, int64_t seg, double *loss_
     memcpy(t->h, recur_run_hn(t->run), t->hn * sizeof *t->h);
     if (t->lstm)
         memcpy(t->c, recur_run_cn(t->run), t->cn * sizeof *t->c);
-    double scale = t->cfg.loss_scale_steps ? (double)Tn : 1.0;
+    /* this rank's part of the global batch's mean: n of its Tn B targets
+     * (exactly 1 on one rank) */
+    double scale = (t->cfg.loss_scale_steps ? (double)Tn : 1.0) *
+                   ((double)n / ((double)Tn * (double)t->cfg.batch));
     if ((st = recur_backward(t->run, scale, NULL, NULL, NULL)) != RECUR_OK)
         return recur_seterr(msg, st, "%s", recur_run_errmsg(t->run));
     *loss_sum = loss * (double)n;
@@ -158,12 +215,35 @@ static recur_status lm_evaluate(void *ctx, recur_eval *ev, char *msg)
 {
     recur_lm_task *t = ctx;
     recur_error err = {0};
-    double nll;
-    int64_t count;
-    recur_status st = recur_lm_eval_ids(t->m, t->vocab, t->valid, t->n_valid,
-                                        t->cfg.valid_streams, &nll, &count, &err);
+    /* the pieces of recur_lm_score_streams, this rank's share of them: a
+     * run of whole pieces is scored as recur_lm_score_streams scores them */
+    size_t S = (size_t)t->cfg.valid_streams;
+    if (S > t->n_eval / 2)
+        S = t->n_eval / 2;
+    if (S < 1)
+        S = 1;
+    size_t len = t->n_eval / S, rem = t->n_eval % S;
+    int64_t p0, pc;
+    recur_parallel_share((int64_t)S, &p0, &pc);
+    size_t lo = (size_t)p0 * len + ((size_t)p0 < rem ? (size_t)p0 : rem);
+    size_t hi = (size_t)(p0 + pc) * len + ((size_t)(p0 + pc) < rem ? (size_t)(p0 + pc) : rem);
+    double nll = 0;
+    int64_t count = 0;
+    recur_status st = RECUR_OK;
+    if (pc > 0)
+        st = recur_lm_score_streams(t->m, t->eval_ids + lo, hi - lo, (int)pc, 256, &nll, &count,
+                                    &err);
+    /* every rank sums, a failed one too, so none waits for a missing sum */
+    double v[3] = {nll, (double)count, st != RECUR_OK};
+    recur_status rs = recur_parallel_sum(v, 3, st == RECUR_OK ? &err : &(recur_error){0});
     if (st != RECUR_OK)
         return recur_seterr(msg, st, "%s", err.msg);
+    if (rs != RECUR_OK)
+        return recur_seterr(msg, rs, "%s", err.msg);
+    if (v[2] > 0) /* another rank failed: its message is the trainer's */
+        return recur_seterr(msg, RECUR_ERR_STATE, "%s", RECUR_PARALLEL_PEER_FAILED);
+    nll = v[0];
+    count = (int64_t)v[1];
     double loss = nll / (double)count;
     ev->decisive = recur_eval_add(ev, "loss", loss);
     ev->higher_better = 0;
@@ -171,29 +251,89 @@ static recur_status lm_evaluate(void *ctx, recur_eval *ev, char *msg)
     return RECUR_OK;
 }
 
+/* The carried state (L, B, W) of all B streams from every rank's
+ * (L, B_r, W): gathered as rank blocks, then each layer's rows in stream
+ * order. */
+static recur_status gather_state(const recur_lm_task *t, const recur_real *mine, int W,
+                                 recur_real **full, recur_error *err)
+{
+    const size_t L = (size_t)t->L, B = (size_t)t->cfg.batch, w = (size_t)W;
+    recur_real *blocks = malloc(L * B * w * sizeof *blocks);
+    *full = malloc(L * B * w * sizeof **full);
+    recur_status st = blocks && *full ? RECUR_OK
+                                      : recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+    if (st == RECUR_OK)
+        st = recur_parallel_allgather(mine, L * (size_t)t->share.B * w * sizeof *mine, blocks,
+                                      L * B * w * sizeof *blocks, err);
+    for (int r = 0, size = recur_parallel_size(); st == RECUR_OK && r < size; r++) {
+        size_t lo = B * (size_t)r / (size_t)size, n = B * (size_t)(r + 1) / (size_t)size - lo;
+        const recur_real *blk = blocks + L * lo * w; /* rank r's block follows the lower ranks' */
+        for (size_t l = 0; l < L; l++)
+            memcpy(*full + (l * B + lo) * w, blk + l * n * w, n * w * sizeof *blk);
+    }
+    free(blocks);
+    if (st != RECUR_OK) {
+        free(*full);
+        *full = NULL;
+    }
+    return st;
+}
+
 static recur_status lm_save_state(void *ctx, char **json, char *msg)
 {
     recur_lm_task *t = ctx;
-    char *hb = base64_encode(t->h, t->hn * sizeof *t->h);
-    char *cb = t->lstm ? base64_encode(t->c, t->cn * sizeof *t->c) : NULL;
+    *json = NULL;
+    recur_error err = {0};
+    recur_real *h = NULL, *c = NULL;
+    const size_t B = (size_t)t->cfg.batch, L = (size_t)t->L;
+    if (gather_state(t, t->h, t->R, &h, &err) != RECUR_OK ||
+        (t->lstm && gather_state(t, t->c, t->H, &c, &err) != RECUR_OK)) {
+        free(h);
+        return recur_seterr(msg, err.status ? err.status : RECUR_ERR_NOMEM, "%s", err.msg);
+    }
+    char *hb = base64_encode(h, L * B * (size_t)t->R * sizeof *h);
+    char *cb = t->lstm ? base64_encode(c, L * B * (size_t)t->H * sizeof *c) : NULL;
     json_t *j = hb && (cb || !t->lstm) ? json_pack("{s:s,s:s?}", "h", hb, "c", cb) : NULL;
     *json = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     free(hb);
     free(cb);
+    free(h);
+    free(c);
     return *json ? RECUR_OK : recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory");
+}
+
+/* This rank's streams of a carried state (L, B, W) of all B streams. */
+static void take_share(const recur_lm_task *t, const recur_real *full, int W, recur_real *mine)
+{
+    const size_t B = (size_t)t->cfg.batch, n = (size_t)t->share.B, w = (size_t)W;
+    for (size_t l = 0; l < (size_t)t->L; l++)
+        memcpy(mine + l * n * w, full + (l * B + (size_t)t->first) * w, n * w * sizeof *mine);
 }
 
 static recur_status lm_load_state(void *ctx, const char *json, char *msg)
 {
     recur_lm_task *t = ctx;
+    const size_t B = (size_t)t->cfg.batch, L = (size_t)t->L;
+    const size_t hn = L * B * (size_t)t->R, cn = L * B * (size_t)t->H;
+    recur_real *h = malloc(hn * sizeof *h), *c = malloc(cn * sizeof *c);
     json_error_t je;
     json_t *j = json_loads(json, 0, &je);
     const char *hb = json_string_value(json_object_get(j, "h"));
     const char *cb = json_string_value(json_object_get(j, "c"));
-    int bad = !hb || base64_decode(hb, t->h, t->hn * sizeof *t->h) ||
-              (t->lstm && (!cb || base64_decode(cb, t->c, t->cn * sizeof *t->c)));
+    int nomem = !h || !c;
+    int bad = nomem || !hb || base64_decode(hb, h, hn * sizeof *h) ||
+              (t->lstm && (!cb || base64_decode(cb, c, cn * sizeof *c)));
+    if (!bad) {
+        take_share(t, h, t->R, t->h);
+        if (t->lstm)
+            take_share(t, c, t->H, t->c);
+    }
     json_decref(j);
+    free(h);
+    free(c);
+    if (nomem)
+        return recur_seterr(msg, RECUR_ERR_NOMEM, "out of memory");
     if (bad)
         return recur_seterr(msg, RECUR_ERR_FORMAT,
                             "the carried state is missing or does not fit the run");
@@ -233,5 +373,6 @@ recur_task recur_lm_task_callbacks(recur_lm_task *t)
     k.load_state = lm_load_state;
     k.format_epoch = lm_format_epoch;
     k.extra_config = recur_lm_extra_config(recur_vocab_level(t->vocab));
+    k.ranks = t->ranks;
     return k;
 }

@@ -159,11 +159,12 @@ void recur_sampler_free(recur_sampler *s)
 
 const char *recur_sampler_errmsg(const recur_sampler *s) { return s ? s->err.msg : ""; }
 
-int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits)
+recur_status recur_sampler_next(recur_sampler *s, const recur_real *logits, int32_t *token)
 {
-    if (distribution(logits, s->V, s->temperature, s->top_k, s->top_p, s->probs, s->rank,
-                     &s->err) != RECUR_OK)
-        return -1;
+    *token = -1;
+    recur_status st = distribution(logits, s->V, s->temperature, s->top_k, s->top_p, s->probs, s->rank, &s->err);
+    if (st != RECUR_OK)
+        return st;
     double u = rng_uniform(&s->rng), cum = 0;
     int32_t last = -1;
     for (int i = 0; i < s->V; i++) {
@@ -171,8 +172,11 @@ int32_t recur_sampler_next(recur_sampler *s, const recur_real *logits)
             continue;
         cum += s->probs[i];
         last = i;
-        if (u < cum)
-            return i;
+        if (u < cum) {
+            *token = i;
+            return RECUR_OK;
+        }
     }
-    return last; /* rounding left u just above the total */
+    *token = last; /* rounding left u just above the total */
+    return RECUR_OK;
 }

@@ -96,6 +96,20 @@ typedef struct ng_tokens {
 } ng_tokens;
 
 recur_status ng_tokenize(ng_tokens *t, char *line, recur_error *err);
+
+/* The next line of f into *line (grown as needed, NUL-terminated, the '\n'
+ * kept): its length, 0 at the end of the file, -1 on a read error (errno).
+ * It stops at a NUL byte, setting *nul, so that binary data (/dev/zero)
+ * is refused at once instead of read until memory runs out. */
+long ng_read_line(FILE *f, char **line, size_t *cap, int *nul);
+/* The rule every text reader of recur follows (recur_text_check's): UTF-8,
+ * no NUL byte, and no literal <s>, </s> or <eos>, the markers of sentence
+ * boundaries that are implicit in a line.  RECUR_ERR_FORMAT naming what,
+ * path and line ("ngram train", "corpus.txt", 12); checks the tokens of t. */
+recur_status ng_check_line(const char *what, const char *path, long long lineno, const char *line, size_t len,
+                           int nul, recur_error *err);
+recur_status ng_check_tokens(const char *what, const char *path, long long lineno, const ng_tokens *t,
+                             recur_error *err);
 void ng_tokens_free(ng_tokens *t);
 
 /* Sentence boundary spellings; the text itself may not contain them. */

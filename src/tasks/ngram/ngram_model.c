@@ -149,17 +149,17 @@ typedef struct reader {
 static int next_line(reader *r)
 {
     errno = 0;
-    ssize_t n = getline(&r->line, &r->cap, r->f);
+    int nul;
+    long n = ng_read_line(r->f, &r->line, &r->cap, &nul);
     if (n < 0) {
-        if (ferror(r->f)) {
-            recur_error_set(r->err, RECUR_ERR_IO, "%s line %lld: read error: %s", r->path,
-                            (long long)r->lineno + 1, strerror(errno));
-            return -1;
-        }
-        return 0;
+        recur_error_set(r->err, RECUR_ERR_IO, "%s line %lld: read error: %s", r->path,
+                        (long long)r->lineno + 1, strerror(errno));
+        return -1;
     }
+    if (n == 0)
+        return 0;
     r->lineno++;
-    if (memchr(r->line, '\0', (size_t)n)) {
+    if (nul) {
         recur_error_set(r->err, RECUR_ERR_FORMAT, "%s line %lld: contains a NUL byte", r->path,
                         (long long)r->lineno);
         return -1;
@@ -581,33 +581,25 @@ recur_status recur_ngram_eval_file(const recur_ngram *m, const char *text_path, 
     int64_t lineno = 0;
     for (;;) {
         errno = 0;
-        ssize_t n = getline(&line, &cap, f);
+        int nul;
+        long n = ng_read_line(f, &line, &cap, &nul);
         if (n < 0) {
-            if (ferror(f))
-                st = recur_error_set(err, RECUR_ERR_IO, "ngram eval: reading %s after line %lld: %s", text_path,
-                                     (long long)lineno, strerror(errno));
+            st = recur_error_set(err, RECUR_ERR_IO, "ngram eval: reading %s after line %lld: %s", text_path,
+                                 (long long)lineno, strerror(errno));
             break;
         }
+        if (n == 0)
+            break;
         lineno++;
-        if (memchr(line, '\0', (size_t)n)) {
-            st = recur_error_set(err, RECUR_ERR_FORMAT, "ngram eval: %s line %lld: contains a NUL byte", text_path,
-                                 (long long)lineno);
-            break;
-        }
-        if ((st = ng_tokenize(&tok, line, err)))
+        if ((st = ng_check_line("ngram eval", text_path, (long long)lineno, line, (size_t)n, nul, err)) ||
+            (st = ng_tokenize(&tok, line, err)) ||
+            (st = ng_check_tokens("ngram eval", text_path, (long long)lineno, &tok, err)))
             break;
         recur_ngram_state s;
         recur_ngram_begin(m, &s);
         double lp = 0.0;
         int64_t pred = 0, oov = 0;
         for (size_t i = 0; i < tok.n && !st; i++) {
-            if (!strcmp(tok.tok[i], NG_BOS_WORD) || !strcmp(tok.tok[i], NG_EOS_WORD)) {
-                st = recur_error_set(err, RECUR_ERR_FORMAT,
-                                     "ngram eval: %s line %lld: the word '%s' is reserved: sentence boundaries "
-                                     "are implicit (each line is <s> ... </s>)",
-                                     text_path, (long long)lineno, tok.tok[i]);
-                break;
-            }
             int32_t id = ng_vocab_find(&m->vocab, tok.tok[i], tok.len[i]);
             if (id < 0) {
                 oov++;

@@ -107,22 +107,20 @@ static recur_status count_corpus(trainer *t, const char *path)
     int64_t lineno = 0;
     for (;;) {
         errno = 0;
-        ssize_t got = getline(&line, &line_cap, f);
+        int nul;
+        long got = ng_read_line(f, &line, &line_cap, &nul);
         if (got < 0) {
-            if (ferror(f)) {
-                st = recur_error_set(err, RECUR_ERR_IO, "ngram train: reading %s after line %lld: %s", path,
-                                     (long long)lineno, strerror(errno));
-                goto done;
-            }
-            break;
-        }
-        lineno++;
-        if (memchr(line, '\0', (size_t)got)) {
-            st = recur_error_set(err, RECUR_ERR_FORMAT, "ngram train: %s line %lld: contains a NUL byte", path,
-                                 (long long)lineno);
+            st = recur_error_set(err, RECUR_ERR_IO, "ngram train: reading %s after line %lld: %s", path,
+                                 (long long)lineno, strerror(errno));
             goto done;
         }
-        if ((st = ng_tokenize(&tok, line, err)))
+        if (got == 0)
+            break;
+        lineno++;
+        if ((st = ng_check_line("ngram train", path, (long long)lineno, line, (size_t)got, nul, err)))
+            goto done;
+        if ((st = ng_tokenize(&tok, line, err)) ||
+            (st = ng_check_tokens("ngram train", path, (long long)lineno, &tok, err)))
             goto done;
         if (tok.n + 2 > sent_cap) {
             size_t cap = (tok.n + 2) * 2;
@@ -138,13 +136,6 @@ static recur_status count_corpus(trainer *t, const char *path)
         sent[0] = NG_BOS;
         for (size_t i = 0; i < tok.n; i++) {
             int32_t id = ng_vocab_find(&t->vocab, tok.tok[i], tok.len[i]);
-            if (id == (int32_t)NG_BOS || id == (int32_t)NG_EOS) {
-                st = recur_error_set(err, RECUR_ERR_FORMAT,
-                                     "ngram train: %s line %lld: the word '%s' is reserved: sentence "
-                                     "boundaries are implicit (each line is <s> ... </s>)",
-                                     path, (long long)lineno, tok.tok[i]);
-                goto done;
-            }
             if (id < 0 && (st = ng_vocab_add(&t->vocab, tok.tok[i], tok.len[i], &id, err)))
                 goto done;
             sent[i + 1] = (uint32_t)id;

@@ -3,6 +3,7 @@
  * training, ARPA loading and evaluation, so that all three split text and
  * spell words the same way.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,62 @@ void ng_tokens_free(ng_tokens *t)
     free(t->tok);
     free(t->len);
     memset(t, 0, sizeof *t);
+}
+
+long ng_read_line(FILE *f, char **line, size_t *cap, int *nul)
+{
+    size_t n = 0;
+    *nul = 0;
+    for (;;) {
+        if (n + 2 > *cap) {
+            size_t c = *cap ? 2 * *cap : 256;
+            char *b = realloc(*line, c);
+            if (!b) {
+                errno = ENOMEM;
+                return -1;
+            }
+            *line = b;
+            *cap = c;
+        }
+        int ch = getc(f);
+        if (ch == EOF) {
+            if (ferror(f))
+                return -1;
+            break;
+        }
+        (*line)[n++] = (char)ch;
+        if (ch == '\0') {
+            *nul = 1;
+            break;
+        }
+        if (ch == '\n')
+            break;
+    }
+    (*line)[n] = '\0';
+    return (long)n;
+}
+
+recur_status ng_check_line(const char *what, const char *path, long long lineno, const char *line, size_t len,
+                           int nul, recur_error *err)
+{
+    if (nul)
+        return recur_error_set(err, RECUR_ERR_FORMAT, "%s: %s line %lld: binary data (a NUL byte); expected UTF-8 text",
+                               what, path, lineno);
+    size_t bad;
+    if (!recur_utf8_valid(line, len, &bad))
+        return recur_error_set(err, RECUR_ERR_FORMAT, "%s: %s line %lld: invalid UTF-8 at byte %zu of the line: byte 0x%02X",
+                               what, path, lineno, bad + 1, (unsigned)(unsigned char)line[bad]);
+    return RECUR_OK;
+}
+
+recur_status ng_check_tokens(const char *what, const char *path, long long lineno, const ng_tokens *t,
+                             recur_error *err)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->tok[i], NG_BOS_WORD) || !strcmp(t->tok[i], NG_EOS_WORD) || !strcmp(t->tok[i], RECUR_TOKEN_EOS))
+            return recur_error_set(err, RECUR_ERR_FORMAT,
+                                   "%s: %s line %lld: the word '%s' is reserved: sentence boundaries are implicit "
+                                   "(each line is one sentence)",
+                                   what, path, lineno, t->tok[i]);
+    return RECUR_OK;
 }

@@ -1,2 +1,0 @@
-build-tsan/obj/base/version.o: src/base/version.c include/recur.h
-include/recur.h:
