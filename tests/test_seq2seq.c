@@ -415,7 +415,7 @@ static void test_file_round_trip(void **state)
     int n_meta;
     const recur_meta_entry *meta = recur_s2s_meta(s, &n_meta);
     assert_int_equal(recur_checkpoint_save(recur_s2s_model(s), NULL, NULL, path,
-                                           recur_s2s_extra_config(s), meta, n_meta),
+                                           recur_s2s_extra_config(s), meta, n_meta, NULL),
                      RECUR_OK);
     recur_s2s *t;
     recur_error err;
@@ -466,7 +466,7 @@ static void test_file_round_trip(void **state)
     lc.embed_size = 3;
     lc.rnn.hidden_size = 3;
     assert_int_equal(recur_model_create(&lm, &lc, 1, &err), RECUR_OK);
-    assert_int_equal(recur_checkpoint_save(lm, NULL, NULL, path, recur_lm_extra_config(RECUR_LEVEL_WORD), NULL, 0), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(lm, NULL, NULL, path, recur_lm_extra_config(RECUR_LEVEL_WORD), NULL, 0, NULL), RECUR_OK);
     assert_int_equal(recur_s2s_open(&t, path, &err), RECUR_ERR_MISMATCH);
     recur_model_free(lm);
     unlink(path);
@@ -529,7 +529,7 @@ static void torch_files(const char *name, const char *attention, int feed, recur
     snprintf(expected, sizeof expected, "%s/%s.expected.safetensors", bindir, name);
     int n_meta;
     const recur_meta_entry *meta = recur_s2s_meta(s, &n_meta);
-    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, recur_s2s_extra_config(s), meta, n_meta), RECUR_OK);
+    assert_int_equal(recur_checkpoint_save(m, NULL, NULL, path, recur_s2s_extra_config(s), meta, n_meta, NULL), RECUR_OK);
     st_writer *sw = st_writer_new();
     const int64_t s_src[2] = {S, B}, s_tgt[2] = {T, B}, s_b[1] = {B}, s_one[1] = {1};
     assert_int_equal(st_writer_add(sw, "src", ST_I32, 2, s_src, src), RECUR_OK);
