@@ -62,6 +62,11 @@ second and its ratios to recur fp32 (x32) and to PyTorch's best (xT).
 --torch-bf16 adds PyTorch under torch.autocast("cpu", torch.bfloat16)
 (oneDNN's bfloat16 products) at its intra-op thread count = threads.
 
+g2p-train and g2p-decode (included in "all") time the encoder-decoder
+(build/bench/speed_seq2seq against bench/speed_seq2seq_torch.py): training
+steps and greedy decoding of 64 words at a time, in words per second (the
+tok/s columns); the other precisions do not apply to them.
+
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
 """
@@ -90,12 +95,28 @@ CONFIGS = [
     ("bilstm-tagger", ("train", "lstm", 20000, 100, 200, 1, 1, 9, 32, 40, 0.0)),
     ("ptb-medium-score", ("score", "lstm", 10000, 650, 650, 2, 0, 10000, 20, 35, 0.0)),
     ("char-generate", ("generate", "lstm", 65, 512, 512, 2, 0, 65, 1, 64, 0.0)),
+    # the encoder-decoder (bench/speed_seq2seq.c, bench/speed_seq2seq_torch.py):
+    # G2P-sized, 64 words of 8 characters -> 7 phonemes + </s>, bi-LSTM 256
+    # encoder, LSTM 256 decoder, general attention; rates are words/s
+    ("g2p-train", ("s2s-train", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.2)),
+    ("g2p-decode", ("s2s-decode", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.0)),
 ]
+RECUR_S2S = os.path.join(ROOT, "build", "bench", "speed_seq2seq")
+TORCH_S2S = os.path.join(ROOT, "bench", "speed_seq2seq_torch.py")
+S2S_TGT = 7
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
 def flops_per_token(c, side="torch"):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        # per word: the encoder over `steps` characters, the decoder, general
+        # attention (keys, scores, context), combination and output over
+        # S2S_TGT + 1 steps
+        G, H, S, T = 4, hidden, steps, S2S_TGT + 1
+        enc = S * 2 * 2 * G * H * (embed + H) + S * 2 * H * 2 * H
+        dec = T * (2 * G * H * (embed + H) + 2 * 2 * S * 2 * H + 2 * H * 3 * H + 2 * H * out)
+        return 3 * (enc + dec) if mode == "s2s-train" else enc + dec
     D = 2 if bidir else 1
     f = 0
     for layer in range(layers):
@@ -109,6 +130,9 @@ def flops_per_token(c, side="torch"):
 
 def args_of(c):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        return ["--mode", mode[4:], "--embed", str(embed), "--hidden", str(hidden),
+                "--batch", str(batch), "--src", str(steps), "--tgt", str(S2S_TGT)]
     return ["--mode", mode, "--cell", cell, "--vocab", str(vocab), "--embed", str(embed),
             "--hidden", str(hidden), "--layers", str(layers), "--bidir", str(bidir),
             "--out", str(out), "--batch", str(batch), "--steps", str(steps),
@@ -258,23 +282,25 @@ def main():
                                 ("torch %d" % threads, threads, {}),
                                 ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
                 ours, theirs = [], {s[0]: [] for s in settings}
-                applies = {p: p == "bf16" or c[0] == "generate" for p in extra_prec}
+                s2s = c[0].startswith("s2s")
+                ours_exe, theirs_exe = (RECUR_S2S, TORCH_S2S) if s2s else (RECUR, TORCH)
+                applies = {p: not s2s and (p == "bf16" or c[0] == "generate") for p in extra_prec}
                 other = {p: [] for p in extra_prec}
                 autocast = []
                 for _ in range(a.rounds):
-                    ours.append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads)],
+                    ours.append(run([ours_exe] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
                     for p in extra_prec:
                         if applies[p]:
                             other[p].append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads),
                                                                                  "--precision", p],
                                                 make_env(spec, threads, {})))
-                    if a.torch_bf16:
+                    if a.torch_bf16 and not s2s:
                         autocast.append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
                                             ["--torch-threads", str(threads), "--autocast", "1"],
                                             make_env(spec, threads, {})))
                     for label, tt, extra in settings:
-                        theirs[label].append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                        theirs[label].append(run(["/usr/bin/python3", theirs_exe] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
                                                  make_env(spec, threads, extra)))
                 rs = statistics.median(r["tok_s"] for r in ours)
@@ -293,7 +319,7 @@ def main():
                         line += "  %9.0f %5.2f %5.2f" % (v, v / rs, v / ts)
                     else:
                         line += "  %9s %5s %5s" % ("-", "-", "-")
-                if a.torch_bf16:
+                if a.torch_bf16 and autocast:
                     line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
                 print(line.rstrip(), flush=True)
     if text and a.lines > 0:
