@@ -3,6 +3,7 @@
 
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
+           [--tagger CONLL_DIR] [--tagger-only] [--tagger-time 10]
            [--text PTB_TEST] [--lines N] [--sentence-batch 64]
            [--precisions fp32[,bf16][,int8]] [--torch-bf16]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
@@ -31,6 +32,13 @@ and optimiser are not counted), 2*M*N*K each:
   train    = 3 * forward (the forward products, then the gradients of
              their inputs and of their weights)
   score, generate = forward
+Tagger (--tagger DIR with eng.train and eng.testa of CoNLL-2003): the
+BiLSTM-CRF entity tagger of `recur tag train` (bench/speed_tag.c) beside the
+same model in PyTorch with its CRF in plain torch ops as NCRF++ writes it
+(bench/speed_tag_torch.py): training sentences per second (batches of 10,
+SGD with momentum, clipping) and tagging sentences per second (the
+development file in batches of 64, Viterbi), for the CRF and the softmax
+output, with and without the character BiLSTM.
 except that recur's generation of a character model reads layer 0's input
 products from a table of e_v W_ih^T (one row per character, made once), so
 its count leaves out layer 0's 2*G*H*embed: each side's GF column counts
@@ -213,7 +221,14 @@ def main():
     ap.add_argument("--sentence-batch", type=int, default=64)
     ap.add_argument("--precisions", default="fp32")
     ap.add_argument("--torch-bf16", action="store_true")
+    ap.add_argument("--tagger", default="", help="CoNLL-2003 folder: run the tagger section")
+    ap.add_argument("--tagger-only", action="store_true")
+    ap.add_argument("--tagger-time", type=float, default=10)
     a = ap.parse_args()
+    if a.tagger:
+        tagger_section(a)
+        if a.tagger_only:
+            return
     extra_prec = [p for p in a.precisions.split(",") if p != "fp32"]
     for p in extra_prec:
         if p not in ("bf16", "int8"):
@@ -316,6 +331,50 @@ def main():
                     (" (recur %.2fM)" % (flops_per_token(c, "recur") / 1e6)
                      if flops_per_token(c, "recur") != flops_per_token(c) else "")
                     for n, c in configs))
+
+
+RECUR_TAG = os.path.join(ROOT, "build", "bench", "speed_tag")
+TORCH_TAG = os.path.join(ROOT, "bench", "speed_tag_torch.py")
+# name: (crf, chars)
+TAGGERS = [("bilstm-crf+chars", (1, 1)), ("bilstm-crf", (1, 0)), ("bilstm-softmax+chars", (0, 1))]
+
+
+def tagger_section(a):
+    if not os.access(RECUR_TAG, os.X_OK):
+        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR_TAG)
+    files = [os.path.join(a.tagger, "eng.train"), os.path.join(a.tagger, "eng.testa")]
+    hdr = "%-21s %3s %10s %10s %6s %10s %10s %6s %9s %9s  %s" % (
+        "tagger", "thr", "recur tr/s", "torch tr/s", "ratio", "recur tg/s", "torch tg/s", "ratio",
+        "recur MiB", "torch MiB", "torch setting")
+    for spec in a.envs.split(","):
+        print("\n== tagger, sentences per second (tr: training, tg: tagging); %s" % env_label(spec))
+        print(hdr)
+        print("-" * len(hdr))
+        for name, (crf, chars) in TAGGERS:
+            extra = ["--min-time", str(a.tagger_time), "--crf", str(crf), "--chars", str(chars)]
+            for threads in [int(t) for t in a.threads.split(",")]:
+                settings = [("1 thread", 1, {})]
+                if threads > 1:
+                    settings = [("torch 1, BLAS %d" % threads, 1, {}), ("torch %d" % threads, threads, {})]
+                ours, theirs = [], {s[0]: [] for s in settings}
+                for _ in range(a.rounds):
+                    ours.append(run([RECUR_TAG] + files + extra + ["--threads", str(threads)],
+                                    make_env(spec, threads, {})))
+                    for label, tt, env_extra in settings:
+                        theirs[label].append(run(["/usr/bin/python3", TORCH_TAG] + files + extra +
+                                                 ["--torch-threads", str(tt)], make_env(spec, threads, env_extra)))
+                rtr = statistics.median(r["train_sent_s"] for r in ours)
+                rtg = statistics.median(r["tag_sent_s"] for r in ours)
+                best, ttr = None, 0.0
+                for label, rows in theirs.items():
+                    v = statistics.median(r["train_sent_s"] for r in rows)
+                    if v > ttr:
+                        best, ttr = label, v
+                ttg = max(statistics.median(r["tag_sent_s"] for r in rows) for rows in theirs.values())
+                print("%-21s %3d %10.1f %10.1f %6.2f %10.1f %10.1f %6.2f %9.1f %9.1f  %s" % (
+                    name, threads, rtr, ttr, rtr / ttr, rtg, ttg, rtg / ttg,
+                    max(r["peak_mib"] for r in ours), max(r["peak_mib"] for r in theirs[best]), best),
+                    flush=True)
 
 
 if __name__ == "__main__":
