@@ -38,7 +38,7 @@ version_part = $(shell sed -n 's/^\#define RECUR_VERSION_$(1) \([0-9][0-9]*\)$$/
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME        := librecur.so.$(VERSION_MAJOR)
-# The library exports only the headers' RECUR_API (recur.h, recur_train.h, recur_classify.h).
+# The library exports only the headers' RECUR_API (recur.h, recur_train.h, recur_classify.h, recur_seq2seq.h, recur_tag.h).
 LIB_CFLAGS    := -fvisibility=hidden
 
 # The library's sources, one folder per concern (docs/architecture.md).

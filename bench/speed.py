@@ -3,6 +3,7 @@
 
 usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--configs all|name,...] [--rounds 3] [--min-time 1.5]
+           [--tagger CONLL_DIR] [--tagger-only] [--tagger-time 10]
            [--text PTB_TEST] [--lines N] [--sentence-batch 64]
            [--precisions fp32[,bf16][,int8]] [--torch-bf16]
            [--sections lm,classify] [--sst ../shared/data/sst/train.txt]
@@ -32,6 +33,13 @@ and optimiser are not counted), 2*M*N*K each:
   train    = 3 * forward (the forward products, then the gradients of
              their inputs and of their weights)
   score, generate = forward
+Tagger (--tagger DIR with eng.train and eng.testa of CoNLL-2003): the
+BiLSTM-CRF entity tagger of `recur tag train` (bench/speed_tag.c) beside the
+same model in PyTorch with its CRF in plain torch ops as NCRF++ writes it
+(bench/speed_tag_torch.py): training sentences per second (batches of 10,
+SGD with momentum, clipping) and tagging sentences per second (the
+development file in batches of 64, Viterbi), for the CRF and the softmax
+output, with and without the character BiLSTM.
 except that recur's generation of a character model reads layer 0's input
 products from a table of e_v W_ih^T (one row per character, made once), so
 its count leaves out layer 0's 2*G*H*embed: each side's GF column counts
@@ -54,6 +62,11 @@ output row); "-" where a precision does not apply.  Each gets its tokens per
 second and its ratios to recur fp32 (x32) and to PyTorch's best (xT).
 --torch-bf16 adds PyTorch under torch.autocast("cpu", torch.bfloat16)
 (oneDNN's bfloat16 products) at its intra-op thread count = threads.
+
+g2p-train and g2p-decode (included in "all") time the encoder-decoder
+(build/bench/speed_seq2seq against bench/speed_seq2seq_torch.py): training
+steps and greedy decoding of 64 words at a time, in words per second (the
+tok/s columns); the other precisions do not apply to them.
 
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
@@ -92,7 +105,15 @@ CONFIGS = [
     ("bilstm-tagger", ("train", "lstm", 20000, 100, 200, 1, 1, 9, 32, 40, 0.0)),
     ("ptb-medium-score", ("score", "lstm", 10000, 650, 650, 2, 0, 10000, 20, 35, 0.0)),
     ("char-generate", ("generate", "lstm", 65, 512, 512, 2, 0, 65, 1, 64, 0.0)),
+    # the encoder-decoder (bench/speed_seq2seq.c, bench/speed_seq2seq_torch.py):
+    # G2P-sized, 64 words of 8 characters -> 7 phonemes + </s>, bi-LSTM 256
+    # encoder, LSTM 256 decoder, general attention; rates are words/s
+    ("g2p-train", ("s2s-train", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.2)),
+    ("g2p-decode", ("s2s-decode", "lstm", 28, 128, 256, 1, 1, 42, 64, 8, 0.0)),
 ]
+RECUR_S2S = os.path.join(ROOT, "build", "bench", "speed_seq2seq")
+TORCH_S2S = os.path.join(ROOT, "bench", "speed_seq2seq_torch.py")
+S2S_TGT = 7
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 RECUR_CLS = os.path.join(ROOT, "build", "bench", "speed_classify")
@@ -110,6 +131,14 @@ CLASSIFY_CONFIGS = [
 
 def flops_per_token(c, side="torch"):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        # per word: the encoder over `steps` characters, the decoder, general
+        # attention (keys, scores, context), combination and output over
+        # S2S_TGT + 1 steps
+        G, H, S, T = 4, hidden, steps, S2S_TGT + 1
+        enc = S * 2 * 2 * G * H * (embed + H) + S * 2 * H * 2 * H
+        dec = T * (2 * G * H * (embed + H) + 2 * 2 * S * 2 * H + 2 * H * 3 * H + 2 * H * out)
+        return 3 * (enc + dec) if mode == "s2s-train" else enc + dec
     D = 2 if bidir else 1
     f = 0
     for layer in range(layers):
@@ -123,6 +152,9 @@ def flops_per_token(c, side="torch"):
 
 def args_of(c):
     mode, cell, vocab, embed, hidden, layers, bidir, out, batch, steps, dropout = c
+    if mode.startswith("s2s"):
+        return ["--mode", mode[4:], "--embed", str(embed), "--hidden", str(hidden),
+                "--batch", str(batch), "--src", str(steps), "--tgt", str(S2S_TGT)]
     return ["--mode", mode, "--cell", cell, "--vocab", str(vocab), "--embed", str(embed),
             "--hidden", str(hidden), "--layers", str(layers), "--bidir", str(bidir),
             "--out", str(out), "--batch", str(batch), "--steps", str(steps),
@@ -213,7 +245,14 @@ def main():
     ap.add_argument("--torch-bf16", action="store_true")
     ap.add_argument("--sections", default="lm,classify")
     ap.add_argument("--sst", default=os.path.join(ROOT, "..", "shared", "data", "sst", "train.txt"))
+    ap.add_argument("--tagger", default="", help="CoNLL-2003 folder: run the tagger section")
+    ap.add_argument("--tagger-only", action="store_true")
+    ap.add_argument("--tagger-time", type=float, default=10)
     a = ap.parse_args()
+    if a.tagger:
+        tagger_section(a)
+        if a.tagger_only:
+            return
     sections = a.sections.split(",")
     if "classify" in sections:
         classify_section(a)
@@ -272,23 +311,25 @@ def main():
                                 ("torch %d" % threads, threads, {}),
                                 ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
                 ours, theirs = [], {s[0]: [] for s in settings}
-                applies = {p: p == "bf16" or c[0] == "generate" for p in extra_prec}
+                s2s = c[0].startswith("s2s")
+                ours_exe, theirs_exe = (RECUR_S2S, TORCH_S2S) if s2s else (RECUR, TORCH)
+                applies = {p: not s2s and (p == "bf16" or c[0] == "generate") for p in extra_prec}
                 other = {p: [] for p in extra_prec}
                 autocast = []
                 for _ in range(a.rounds):
-                    ours.append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads)],
+                    ours.append(run([ours_exe] + args_of(c) + timing + ["--threads", str(threads)],
                                     make_env(spec, threads, {})))
                     for p in extra_prec:
                         if applies[p]:
                             other[p].append(run([RECUR] + args_of(c) + timing + ["--threads", str(threads),
                                                                                  "--precision", p],
                                                 make_env(spec, threads, {})))
-                    if a.torch_bf16:
+                    if a.torch_bf16 and not s2s:
                         autocast.append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
                                             ["--torch-threads", str(threads), "--autocast", "1"],
                                             make_env(spec, threads, {})))
                     for label, tt, extra in settings:
-                        theirs[label].append(run(["/usr/bin/python3", TORCH] + args_of(c) + timing +
+                        theirs[label].append(run(["/usr/bin/python3", theirs_exe] + args_of(c) + timing +
                                                  ["--torch-threads", str(tt)],
                                                  make_env(spec, threads, extra)))
                 rs = statistics.median(r["tok_s"] for r in ours)
@@ -307,7 +348,7 @@ def main():
                         line += "  %9.0f %5.2f %5.2f" % (v, v / rs, v / ts)
                     else:
                         line += "  %9s %5s %5s" % ("-", "-", "-")
-                if a.torch_bf16:
+                if a.torch_bf16 and autocast:
                     line += "  %10.0f" % statistics.median(r["tok_s"] for r in autocast)
                 print(line.rstrip(), flush=True)
     if text and a.lines > 0:
@@ -368,6 +409,50 @@ def classify_section(a):
                 tm = max(r["peak_mib"] for rows in theirs.values() for r in rows)
                 print("%-22s %3d %9.0f %9.0f %6.2f %9.0f %9.0f %6.2f %8.1f %8.1f  %s / %s" % (
                     tuple(row) + (rm, tm, best["train_s"], best["predict_s"])), flush=True)
+
+
+RECUR_TAG = os.path.join(ROOT, "build", "bench", "speed_tag")
+TORCH_TAG = os.path.join(ROOT, "bench", "speed_tag_torch.py")
+# name: (crf, chars)
+TAGGERS = [("bilstm-crf+chars", (1, 1)), ("bilstm-crf", (1, 0)), ("bilstm-softmax+chars", (0, 1))]
+
+
+def tagger_section(a):
+    if not os.access(RECUR_TAG, os.X_OK):
+        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR_TAG)
+    files = [os.path.join(a.tagger, "eng.train"), os.path.join(a.tagger, "eng.testa")]
+    hdr = "%-21s %3s %10s %10s %6s %10s %10s %6s %9s %9s  %s" % (
+        "tagger", "thr", "recur tr/s", "torch tr/s", "ratio", "recur tg/s", "torch tg/s", "ratio",
+        "recur MiB", "torch MiB", "torch setting")
+    for spec in a.envs.split(","):
+        print("\n== tagger, sentences per second (tr: training, tg: tagging); %s" % env_label(spec))
+        print(hdr)
+        print("-" * len(hdr))
+        for name, (crf, chars) in TAGGERS:
+            extra = ["--min-time", str(a.tagger_time), "--crf", str(crf), "--chars", str(chars)]
+            for threads in [int(t) for t in a.threads.split(",")]:
+                settings = [("1 thread", 1, {})]
+                if threads > 1:
+                    settings = [("torch 1, BLAS %d" % threads, 1, {}), ("torch %d" % threads, threads, {})]
+                ours, theirs = [], {s[0]: [] for s in settings}
+                for _ in range(a.rounds):
+                    ours.append(run([RECUR_TAG] + files + extra + ["--threads", str(threads)],
+                                    make_env(spec, threads, {})))
+                    for label, tt, env_extra in settings:
+                        theirs[label].append(run(["/usr/bin/python3", TORCH_TAG] + files + extra +
+                                                 ["--torch-threads", str(tt)], make_env(spec, threads, env_extra)))
+                rtr = statistics.median(r["train_sent_s"] for r in ours)
+                rtg = statistics.median(r["tag_sent_s"] for r in ours)
+                best, ttr = None, 0.0
+                for label, rows in theirs.items():
+                    v = statistics.median(r["train_sent_s"] for r in rows)
+                    if v > ttr:
+                        best, ttr = label, v
+                ttg = max(statistics.median(r["tag_sent_s"] for r in rows) for rows in theirs.values())
+                print("%-21s %3d %10.1f %10.1f %6.2f %10.1f %10.1f %6.2f %9.1f %9.1f  %s" % (
+                    name, threads, rtr, ttr, rtr / ttr, rtg, ttg, rtg / ttg,
+                    max(r["peak_mib"] for r in ours), max(r["peak_mib"] for r in theirs[best]), best),
+                    flush=True)
 
 
 if __name__ == "__main__":

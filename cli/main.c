@@ -12,9 +12,11 @@
 /* CLI_COMMAND_DECLS_BEGIN */
 int cli_ngram(int argc, char **argv);
 int cli_lm(int argc, char **argv);
+int cli_tag(int argc, char **argv);
 int cli_plot(int argc, char **argv);
 int cli_gradflow(int argc, char **argv);
 int cli_task(int argc, char **argv);
+int cli_seq2seq(int argc, char **argv);
 int cli_classify(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
@@ -26,6 +28,8 @@ static const struct {
 /* CLI_COMMAND_TABLE_BEGIN */
     {"ngram", cli_ngram, "n-gram language models: train, eval (Kneser-Ney, ARPA)"},
     {"lm", cli_lm, "language models: train, eval, sample, demo, cells"},
+    {"seq2seq", cli_seq2seq, "encoder-decoders (G2P, ...): train, decode, eval"},
+    {"tag", cli_tag, "sequence taggers (POS, NER): train, predict, eval"},
     {"task", cli_task, "long-range tasks: the adding problem and the copy task"},
     {"gradflow", cli_gradflow, "how far gradients reach back in time (CSV and SVG)"},
     {"plot", cli_plot, "training curves from metrics files (SVG)"},

@@ -1,0 +1,293 @@
+/*
+ * s2s_attend.c - the layers between the two stacks and after the decoder:
+ * the bridge (encoder final states -> decoder initial states), attention
+ * (Luong et al. 2015's dot and general scores, Bahdanau et al. 2015's
+ * additive one), the attentional vector tanh(W_c [ctx; h]) and the output
+ * layer, each forward and backward.  Gradients are added into the tensor
+ * parts' gradients.  Equations in docs/seq2seq.md.
+ */
+#include <string.h>
+
+#include "engine/model_internal.h"
+#include "tasks/seq2seq/s2s_internal.h"
+
+static recur_real dot(const recur_real *a, const recur_real *b, int n)
+{
+    recur_real s = 0;
+    for (int i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void axpy(recur_real a, const recur_real *x, recur_real *y, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* ---- attention ---- */
+
+void s2s_keys_compute(const recur_s2s *s, s2s_keys *k)
+{
+    const int SN = k->S * k->N;
+    if (s->att == S2S_ATT_GENERAL)
+        recur_gemm(0, 1, SN, s->Hd, s->Ws, 1, k->E, s->Ws, s->att_w.w, s->Ws, 0, k->K, s->Hd);
+    else if (s->att == S2S_ATT_ADDITIVE) {
+        for (int i = 0; i < SN; i++)
+            memcpy(k->K + (size_t)i * s->A, s->att_kb.w, (size_t)s->A * sizeof(recur_real));
+        recur_gemm(0, 1, SN, s->A, s->Ws, 1, k->E, s->Ws, s->att_k.w, s->Ws, 1, k->K, s->A);
+    }
+}
+
+void s2s_attend_forward(const recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
+                        const recur_real *h, recur_real *alpha, recur_real *ctx, recur_real *Q,
+                        recur_real *u)
+{
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    if (s->att == S2S_ATT_ADDITIVE)
+        recur_gemm(0, 1, R, A, Hd, 1, h, Hd, s->att_q.w, Hd, 0, Q, A);
+    for (int r = 0; r < R; r++) {
+        const int n = row_src[r], L = k->src_len[n];
+        const recur_real *q = h + (size_t)r * Hd;
+        recur_real *al = alpha + (size_t)r * S;
+        recur_real mx = -INFINITY;
+        for (int i = 0; i < L; i++) {
+            const size_t at = (size_t)i * N + (size_t)n;
+            recur_real sc;
+            if (s->att == S2S_ATT_DOT)
+                sc = dot(q, k->E + at * Ws, Hd);
+            else if (s->att == S2S_ATT_GENERAL)
+                sc = dot(q, k->K + at * Hd, Hd);
+            else {
+                recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
+                const recur_real *kk = k->K + at * A, *qq = Q + (size_t)r * A;
+                for (int a = 0; a < A; a++)
+                    ur[a] = R_TANH(qq[a] + kk[a]);
+                sc = dot(ur, s->att_v.w, A);
+            }
+            al[i] = sc;
+            if (sc > mx)
+                mx = sc;
+        }
+        recur_real sum = 0;
+        for (int i = 0; i < L; i++)
+            sum += al[i] = R_EXP(al[i] - mx);
+        for (int i = 0; i < L; i++)
+            al[i] /= sum;
+        for (int i = L; i < S; i++)
+            al[i] = 0;
+        recur_real *c = ctx + (size_t)r * Ws;
+        memset(c, 0, (size_t)Ws * sizeof *c);
+        for (int i = 0; i < L; i++)
+            axpy(al[i], k->E + ((size_t)i * N + (size_t)n) * Ws, c, Ws);
+    }
+}
+
+void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
+                         const recur_real *h, const recur_real *alpha, const recur_real *u,
+                         const recur_real *d_ctx, recur_real *d_h, recur_real *d_E,
+                         recur_real *d_K, recur_real *d_Q)
+{
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    if (s->att == S2S_ATT_ADDITIVE)
+        memset(d_Q, 0, (size_t)R * (size_t)A * sizeof *d_Q);
+    recur_real ds[4096];
+    for (int r = 0; r < R; r++) {
+        const int n = row_src[r], L = k->src_len[n];
+        const recur_real *q = h + (size_t)r * Hd, *al = alpha + (size_t)r * S;
+        const recur_real *dc = d_ctx + (size_t)r * Ws;
+        recur_real *dh = d_h + (size_t)r * Hd;
+        recur_real mean = 0;
+        for (int i = 0; i < L; i++) {
+            const size_t at = (size_t)i * N + (size_t)n;
+            ds[i] = dot(dc, k->E + at * Ws, Ws);
+            mean += al[i] * ds[i];
+            axpy(al[i], dc, d_E + at * Ws, Ws);
+        }
+        for (int i = 0; i < L; i++) {
+            const size_t at = (size_t)i * N + (size_t)n;
+            const recur_real g = al[i] * (ds[i] - mean);
+            if (s->att == S2S_ATT_DOT) {
+                axpy(g, k->E + at * Ws, dh, Hd);
+                axpy(g, q, d_E + at * Ws, Ws);
+            } else if (s->att == S2S_ATT_GENERAL) {
+                axpy(g, k->K + at * Hd, dh, Hd);
+                axpy(g, q, d_K + at * Hd, Hd);
+            } else {
+                const recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
+                recur_real *dq = d_Q + (size_t)r * A, *dk = d_K + at * A;
+                for (int a = 0; a < A; a++) {
+                    s->att_v.g[a] += g * ur[a];
+                    const recur_real t = g * s->att_v.w[a] * (1 - ur[a] * ur[a]);
+                    dq[a] += t;
+                    dk[a] += t;
+                }
+            }
+        }
+    }
+    if (s->att == S2S_ATT_ADDITIVE) {
+        recur_gemm(1, 0, A, Hd, R, 1, d_Q, A, h, Hd, 1, s->att_q.g, Hd);
+        recur_gemm(0, 0, R, Hd, A, 1, d_Q, A, s->att_q.w, Hd, 1, d_h, Hd);
+    }
+}
+
+void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, recur_real *d_E)
+{
+    const int SN = k->S * k->N;
+    if (s->att == S2S_ATT_GENERAL) {
+        recur_gemm(1, 0, s->Hd, s->Ws, SN, 1, d_K, s->Hd, k->E, s->Ws, 1, s->att_w.g, s->Ws);
+        recur_gemm(0, 0, SN, s->Ws, s->Hd, 1, d_K, s->Hd, s->att_w.w, s->Ws, 1, d_E, s->Ws);
+    } else if (s->att == S2S_ATT_ADDITIVE) {
+        recur_gemm(1, 0, s->A, s->Ws, SN, 1, d_K, s->A, k->E, s->Ws, 1, s->att_k.g, s->Ws);
+        recur_gemm(0, 0, SN, s->Ws, s->A, 1, d_K, s->A, s->att_k.w, s->Ws, 1, d_E, s->Ws);
+        for (int i = 0; i < SN; i++)
+            axpy(1, d_K + (size_t)i * s->A, s->att_kb.g, s->A);
+    }
+}
+
+/* ---- the attentional vector ---- */
+
+void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
+                         recur_real *cat, recur_real *att)
+{
+    const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
+    if (s->att == S2S_ATT_NONE) {
+        memcpy(att, h, (size_t)R * Hd * sizeof *att);
+        return;
+    }
+    for (int r = 0; r < R; r++) {
+        memcpy(cat + (size_t)r * C, ctx + (size_t)r * Ws, (size_t)Ws * sizeof *cat);
+        memcpy(cat + (size_t)r * C + Ws, h + (size_t)r * Hd, (size_t)Hd * sizeof *cat);
+    }
+    recur_gemm(0, 1, R, Hd, C, 1, cat, C, s->comb_w.w, C, 0, att, Hd);
+    for (size_t i = 0; i < (size_t)R * Hd; i++)
+        att[i] = R_TANH(att[i]);
+}
+
+void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,
+                          const recur_real *d_att, recur_real *d_pre, recur_real *d_cat,
+                          recur_real *d_ctx, recur_real *d_h)
+{
+    const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
+    if (s->att == S2S_ATT_NONE) {
+        axpy(1, d_att, d_h, R * Hd);
+        return;
+    }
+    for (size_t i = 0; i < (size_t)R * Hd; i++)
+        d_pre[i] = d_att[i] * (1 - att[i] * att[i]);
+    recur_gemm(1, 0, Hd, C, R, 1, d_pre, Hd, cat, C, 1, s->comb_w.g, C);
+    recur_gemm(0, 0, R, C, Hd, 1, d_pre, Hd, s->comb_w.w, C, 0, d_cat, C);
+    for (int r = 0; r < R; r++) {
+        memcpy(d_ctx + (size_t)r * Ws, d_cat + (size_t)r * C, (size_t)Ws * sizeof *d_ctx);
+        axpy(1, d_cat + (size_t)r * C + Ws, d_h + (size_t)r * Hd, Hd);
+    }
+}
+
+/* ---- the bridge ---- */
+
+/* The encoder layer whose final states start decoder layer l: the top
+ * layers face each other. */
+static int bridge_src(const recur_s2s *s, int l)
+{
+    int e = s->Le - s->Ld + l;
+    return e < 0 ? 0 : e > s->Le - 1 ? s->Le - 1 : e;
+}
+
+/* x (Ld, N, Ws): for each decoder layer, its encoder layer's final states
+ * of both directions side by side. */
+static void gather(const recur_s2s *s, int N, const recur_real *hn, recur_real *x)
+{
+    for (int l = 0; l < s->Ld; l++) {
+        const int e = bridge_src(s, l);
+        for (int n = 0; n < N; n++)
+            for (int d = 0; d < s->De; d++)
+                memcpy(x + ((size_t)l * N + n) * s->Ws + (size_t)d * s->He,
+                       hn + ((size_t)(e * s->De + d) * N + n) * s->He, (size_t)s->He * sizeof *x);
+    }
+}
+
+static void scatter_add(const recur_s2s *s, int N, const recur_real *dx, recur_real *d_hn)
+{
+    for (int l = 0; l < s->Ld; l++) {
+        const int e = bridge_src(s, l);
+        for (int n = 0; n < N; n++)
+            for (int d = 0; d < s->De; d++)
+                axpy(1, dx + ((size_t)l * N + n) * s->Ws + (size_t)d * s->He,
+                     d_hn + ((size_t)(e * s->De + d) * N + n) * s->He, s->He);
+    }
+}
+
+int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
+                       recur_real *x, recur_real *h0, recur_real *c0)
+{
+    if (s->bridge == S2S_BRIDGE_ZERO)
+        return 0;
+    const int rows = s->Ld * N;
+    if (s->bridge == S2S_BRIDGE_COPY) {
+        gather(s, N, hn, h0);
+        if (s->lstm)
+            gather(s, N, cn, c0);
+        return 1;
+    }
+    gather(s, N, hn, x);
+    for (int r = 0; r < rows; r++)
+        memcpy(h0 + (size_t)r * s->Hd, s->bridge_b.w, (size_t)s->Hd * sizeof *h0);
+    recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_w.w, s->Ws, 1, h0, s->Hd);
+    for (size_t i = 0; i < (size_t)rows * s->Hd; i++)
+        h0[i] = R_TANH(h0[i]);
+    if (s->lstm) {
+        gather(s, N, cn, x);
+        for (int r = 0; r < rows; r++)
+            memcpy(c0 + (size_t)r * s->Hd, s->bridge_cb.w, (size_t)s->Hd * sizeof *c0);
+        recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_cw.w, s->Ws, 1, c0, s->Hd);
+    }
+    return 1;
+}
+
+void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
+                         const recur_real *h0, const recur_real *c0, const recur_real *d_h0,
+                         const recur_real *d_c0, recur_real *x, recur_real *dx, recur_real *d_hn,
+                         recur_real *d_cn)
+{
+    (void)c0;
+    const size_t n_enc = (size_t)s->Le * s->De * N * s->He;
+    memset(d_hn, 0, n_enc * sizeof *d_hn);
+    if (s->lstm)
+        memset(d_cn, 0, n_enc * sizeof *d_cn);
+    if (s->bridge == S2S_BRIDGE_ZERO)
+        return;
+    const int rows = s->Ld * N;
+    if (s->bridge == S2S_BRIDGE_COPY) {
+        scatter_add(s, N, d_h0, d_hn);
+        if (s->lstm)
+            scatter_add(s, N, d_c0, d_cn);
+        return;
+    }
+    /* dx doubles as d_pre (rows, Hd) before it is the input gradient */
+    recur_real *d_pre = dx;
+    gather(s, N, hn, x);
+    for (size_t i = 0; i < (size_t)rows * s->Hd; i++)
+        d_pre[i] = d_h0[i] * (1 - h0[i] * h0[i]);
+    recur_gemm(1, 0, s->Hd, s->Ws, rows, 1, d_pre, s->Hd, x, s->Ws, 1, s->bridge_w.g, s->Ws);
+    for (int r = 0; r < rows; r++)
+        axpy(1, d_pre + (size_t)r * s->Hd, s->bridge_b.g, s->Hd);
+    recur_gemm(0, 0, rows, s->Ws, s->Hd, 1, d_pre, s->Hd, s->bridge_w.w, s->Ws, 0, x, s->Ws);
+    scatter_add(s, N, x, d_hn);
+    if (s->lstm) {
+        gather(s, N, cn, x);
+        recur_gemm(1, 0, s->Hd, s->Ws, rows, 1, d_c0, s->Hd, x, s->Ws, 1, s->bridge_cw.g, s->Ws);
+        for (int r = 0; r < rows; r++)
+            axpy(1, d_c0 + (size_t)r * s->Hd, s->bridge_cb.g, s->Hd);
+        recur_gemm(0, 0, rows, s->Ws, s->Hd, 1, d_c0, s->Hd, s->bridge_cw.w, s->Ws, 0, x, s->Ws);
+        scatter_add(s, N, x, d_cn);
+    }
+}
+
+/* ---- the output layer ---- */
+
+void s2s_output_forward(const recur_s2s *s, int R, const recur_real *att, recur_real *logits)
+{
+    for (int r = 0; r < R; r++)
+        memcpy(logits + (size_t)r * s->V, s->out_b.w, (size_t)s->V * sizeof *logits);
+    recur_gemm(0, 1, R, s->V, s->Hd, 1, att, s->Hd, s->out_w.w, s->Hd, 1, logits, s->V);
+}
