@@ -362,14 +362,6 @@ def main():
                     for n, c in configs))
 
 
-def torch_settings(threads):
-    if threads == 1:
-        return [("1 thread", 1, {})]
-    return [("torch 1, BLAS %d" % threads, 1, {}),
-            ("torch %d" % threads, threads, {}),
-            ("torch %d, PASSIVE" % threads, threads, {"OMP_WAIT_POLICY": "PASSIVE"})]
-
-
 def classify_section(a):
     if not os.access(RECUR_CLS, os.X_OK):
         sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR_CLS)
