@@ -38,7 +38,7 @@ version_part = $(shell sed -n 's/^\#define RECUR_VERSION_$(1) \([0-9][0-9]*\)$$/
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME        := librecur.so.$(VERSION_MAJOR)
-# The library exports only the headers' RECUR_API (recur.h, recur_train.h, recur_seq2seq.h, recur_tag.h).
+# The library exports only the headers' RECUR_API (recur.h, recur_train.h, recur_classify.h, recur_seq2seq.h, recur_tag.h).
 LIB_CFLAGS    := -fvisibility=hidden
 
 # The library's sources, one folder per concern (docs/architecture.md).
@@ -106,11 +106,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecur.a
 # library the way other projects do; not under SAN=1, whose library needs
 # the sanitizers' runtime loaded first.
 SH_CHECKS := $(if $(filter 1,$(SAN)),,$(sort $(wildcard tests/sh/*.sh)))
+# End-to-end checks of the `recur` program (tests/cli/), in every build.
+CLI_CHECKS := $(sort $(wildcard tests/cli/*.sh))
 # With MPI (and mpirun), the data-parallel checks on 2 ranks; not under
 # SAN=1, whose leak checker reports Open MPI's own allocations.
 MPI_CHECKS := $(if $(filter 1,$(SAN)),,$(if $(filter 1,$(MPI)),$(sort $(wildcard tests/mpi/*.sh))))
 check: all
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	 for s in $(CLI_CHECKS); do echo "== $$s"; bash $$s $(BUILD) || fail=1; done; \
 	 for s in $(SH_CHECKS); do echo "== $$s"; CC="$(CC)" MAKE="$(MAKE)" bash $$s $(BUILD) || fail=1; done; \
 	 for s in $(MPI_CHECKS); do echo "== $$s"; bash $$s $(BUILD) || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST PROGRAMS PASSED"

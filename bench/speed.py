@@ -6,6 +6,7 @@ usage: /usr/bin/python3 bench/speed.py [--envs asis,unset] [--threads 1,2]
            [--tagger CONLL_DIR] [--tagger-only] [--tagger-time 10]
            [--text PTB_TEST] [--lines N] [--sentence-batch 64]
            [--precisions fp32[,bf16][,int8]] [--torch-bf16]
+           [--sections lm,classify] [--sst ../shared/data/sst/train.txt]
 (run `make` first: it needs build/bench/speed; PyTorch is Debian's
 python3-torch, imported only by bench/speed_torch.py.)
 
@@ -69,6 +70,15 @@ tok/s columns); the other precisions do not apply to them.
 
 Peak memory is each process's peak resident set less its resident set
 before the model was built (after `import torch` for PyTorch), MiB.
+
+The classifier section (--sections classify) runs build/bench/speed_classify
+and bench/speed_classify_torch.py on SST-2's 6,920 training sentences: the
+same classifier (embedding, recurrent stack, pooling, linear, softmax
+cross-entropy; PyTorch reads packed sequences, so padding reaches neither
+side's reverse direction), batches of similar length, Adam with clipping at
+5.  It reports training and prediction sentences per second (prediction:
+every sentence in length order, batches of 64), PyTorch at its fastest
+thread setting for each.
 """
 import argparse
 import json
@@ -105,6 +115,18 @@ RECUR_S2S = os.path.join(ROOT, "build", "bench", "speed_seq2seq")
 TORCH_S2S = os.path.join(ROOT, "bench", "speed_seq2seq_torch.py")
 S2S_TGT = 7
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+
+RECUR_CLS = os.path.join(ROOT, "build", "bench", "speed_classify")
+TORCH_CLS = os.path.join(ROOT, "bench", "speed_classify_torch.py")
+# name: options of both classifier benchmarks (SST-2 sentences, 2 classes)
+CLASSIFY_CONFIGS = [
+    ("sst2-bilstm-max", {"cell": "lstm", "embed": 300, "hidden": 150, "layers": 1, "bidir": 1,
+                         "pool": "max", "batch": 32, "dropout": 0.5}),
+    ("sst2-bilstm-attention", {"cell": "lstm", "embed": 300, "hidden": 150, "layers": 1, "bidir": 1,
+                               "pool": "attention", "batch": 32, "dropout": 0.5}),
+    ("sst2-gru-last", {"cell": "gru", "embed": 300, "hidden": 300, "layers": 1, "bidir": 0,
+                       "pool": "last", "batch": 32, "dropout": 0.5}),
+]
 
 
 def flops_per_token(c, side="torch"):
@@ -221,6 +243,8 @@ def main():
     ap.add_argument("--sentence-batch", type=int, default=64)
     ap.add_argument("--precisions", default="fp32")
     ap.add_argument("--torch-bf16", action="store_true")
+    ap.add_argument("--sections", default="lm,classify")
+    ap.add_argument("--sst", default=os.path.join(ROOT, "..", "shared", "data", "sst", "train.txt"))
     ap.add_argument("--tagger", default="", help="CoNLL-2003 folder: run the tagger section")
     ap.add_argument("--tagger-only", action="store_true")
     ap.add_argument("--tagger-time", type=float, default=10)
@@ -229,6 +253,11 @@ def main():
         tagger_section(a)
         if a.tagger_only:
             return
+    sections = a.sections.split(",")
+    if "classify" in sections:
+        classify_section(a)
+    if "lm" not in sections:
+        return
     extra_prec = [p for p in a.precisions.split(",") if p != "fp32"]
     for p in extra_prec:
         if p not in ("bf16", "int8"):
@@ -331,6 +360,47 @@ def main():
                     (" (recur %.2fM)" % (flops_per_token(c, "recur") / 1e6)
                      if flops_per_token(c, "recur") != flops_per_token(c) else "")
                     for n, c in configs))
+
+
+def classify_section(a):
+    if not os.access(RECUR_CLS, os.X_OK):
+        sys.exit("bench/speed.py: %s missing: run `make` first" % RECUR_CLS)
+    names = a.configs.split(",")
+    configs = [c for c in CLASSIFY_CONFIGS if a.configs == "all" or c[0] in names]
+    hdr = "%-22s %3s %9s %9s %6s %9s %9s %6s %8s %8s  %s" % (
+        "classifier (sent/s)", "thr", "recur trn", "torch trn", "ratio", "recur prd", "torch prd",
+        "ratio", "recur MiB", "torch MiB", "torch setting (train / predict)")
+    timing = ["--min-time", str(a.min_time), "--data", a.sst]
+    for spec in a.envs.split(","):
+        print("\n== classifier section: %s" % env_label(spec))
+        print(hdr)
+        print("-" * len(hdr))
+        for name, opts in configs:
+            args = []
+            for k, v in opts.items():
+                args += ["--" + k, str(v)]
+            for threads in [int(t) for t in a.threads.split(",")]:
+                settings = torch_settings(threads)
+                ours, theirs = [], {s[0]: [] for s in settings}
+                for _ in range(a.rounds):
+                    ours.append(run([RECUR_CLS] + args + timing + ["--threads", str(threads)],
+                                    make_env(spec, threads, {})))
+                    for label, tt, extra in settings:
+                        theirs[label].append(run(["/usr/bin/python3", TORCH_CLS] + args + timing +
+                                                 ["--torch-threads", str(tt)],
+                                                 make_env(spec, threads, extra)))
+                row = [name, threads]
+                best = {}
+                for key in ("train_s", "predict_s"):
+                    rs = statistics.median(r[key] for r in ours)
+                    lab, ts = max(((label, statistics.median(r[key] for r in rows))
+                                   for label, rows in theirs.items()), key=lambda x: x[1])
+                    best[key] = lab
+                    row += [rs, ts, rs / ts]
+                rm = max(r["peak_mib"] for r in ours)
+                tm = max(r["peak_mib"] for rows in theirs.values() for r in rows)
+                print("%-22s %3d %9.0f %9.0f %6.2f %9.0f %9.0f %6.2f %8.1f %8.1f  %s / %s" % (
+                    tuple(row) + (rm, tm, best["train_s"], best["predict_s"])), flush=True)
 
 
 RECUR_TAG = os.path.join(ROOT, "build", "bench", "speed_tag")

@@ -17,6 +17,7 @@ int cli_plot(int argc, char **argv);
 int cli_gradflow(int argc, char **argv);
 int cli_task(int argc, char **argv);
 int cli_seq2seq(int argc, char **argv);
+int cli_classify(int argc, char **argv);
 /* CLI_COMMAND_DECLS_END */
 
 static const struct {
@@ -32,6 +33,7 @@ static const struct {
     {"task", cli_task, "long-range tasks: the adding problem and the copy task"},
     {"gradflow", cli_gradflow, "how far gradients reach back in time (CSV and SVG)"},
     {"plot", cli_plot, "training curves from metrics files (SVG)"},
+    {"classify", cli_classify, "sentence classification: train, predict, eval"},
 /* CLI_COMMAND_TABLE_END */
     {NULL, NULL, NULL}
 };

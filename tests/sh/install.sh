@@ -17,7 +17,7 @@ version=$(sed -n 's/^#define RECUR_VERSION "\([^"]*\)".*/\1/p' include/recur.h)
 
 $make -s --no-print-directory install BUILD="$build" PREFIX="$prefix" > "$tmp/install.log" 2>&1 ||
     fail "make install failed: $(cat "$tmp/install.log")"
-for f in include/recur.h include/recur_train.h include/recur_seq2seq.h include/recur_tag.h lib/librecur.a "lib/librecur.so.$version" bin/recur lib/pkgconfig/recur.pc; do
+for f in include/recur.h include/recur_train.h include/recur_classify.h include/recur_seq2seq.h include/recur_tag.h lib/librecur.a "lib/librecur.so.$version" bin/recur lib/pkgconfig/recur.pc; do
     [ -f "$prefix/$f" ] && [ ! -L "$prefix/$f" ] || fail "$f is not installed"
 done
 for l in "lib/librecur.so.$major" lib/librecur.so; do
