@@ -121,7 +121,7 @@ static int cmd_predict(int argc, char **argv)
         CLI_FLAG("json", &json, "JSON Lines ({\"label\":..,\"probs\":{..}}) instead of TSV"),
         CLI_FLAG("explain", &explain, "attention pooling: each word's weight too"),
         CLI_INT("batch", &batch, "N", "lines classified together, 0: 32 from a file, 1 from standard input (streaming)", 0, 4096),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     const char *pos[2];
@@ -241,7 +241,7 @@ static int cmd_eval(int argc, char **argv)
     cli_opt tab[] = {
         CLI_CHOICE("format", &format, "the file's format: the model's training format, TSV or SST trees", "model|tsv|sst"),
         CLI_FLAG("json", &json, "the figures as one JSON object"),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     const char *pos[2];

@@ -85,7 +85,7 @@ static int table(cls_train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("max-vocab", &o->max_vocab, "N", "most frequent words kept, <unk> and <eos> included, 0: all", 0, 1 << 24);
     t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "word vectors (GloVe or word2vec text) to start the embedding from", "none");
     t[n++] = CLI_CHOICE("cell", &o->cell, "recurrent cell", "lstm|gru|rnn-tanh|rnn-relu");
-    t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, 64);
+    t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "hidden units per layer and direction", 1, 1 << 20);
     t[n++] = CLI_INT("embed", &o->embed, "N", "embedding size", 1, 1 << 20);
     t[n++] = CLI_FLAG("bidirectional", &o->bidirectional, "read each sentence both ways (--no-bidirectional: forward only)");
@@ -394,15 +394,9 @@ int classify_cmd_train(int argc, char **argv)
     json_t *stored = NULL;
     if (o.train.resume) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/last.safetensors", o.train.out_dir);
-        recur_checkpoint *ck;
         recur_error err = {0};
-        if (recur_checkpoint_open(&ck, path, &err) != RECUR_OK)
+        if (train_stored_run(o.train.out_dir, "recur.classify.train", path, sizeof path, &stored, &err))
             return fail("--resume: %s", err.msg);
-        json_error_t je;
-        const char *tj = recur_checkpoint_meta(ck, "recur.classify.train");
-        stored = tj ? json_loads(tj, 0, &je) : NULL;
-        recur_checkpoint_close(ck);
         cls_train_opts s;
         defaults(&s);
         cli_opt stab[64];
@@ -414,12 +408,8 @@ int classify_cmd_train(int argc, char **argv)
         s.train.resume = 1;
         s.train.out_dir = o.train.out_dir;
         if (npos == 0) {
-            static const char *names[3] = {"train", "dev", "test"};
-            for (int k = 0; k < 3; k++) {
-                const char *v = json_string_value(json_object_get(stored, names[k]));
-                if (v && *v)
-                    pos[npos++] = v;
-            }
+            static const char *const names[3] = {"train", "dev", "test"};
+            train_stored_files(stored, names, pos, &npos);
         }
         o = s;
     }

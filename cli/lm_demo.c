@@ -65,7 +65,7 @@ int lm_cmd_demo(int argc, char **argv)
         CLI_INT("length", &length, "N", "characters per sample", 1, 1000000),
         CLI_STR("out", &out, "DIR", "folder for the model (best.safetensors) and metrics", NULL),
         CLI_INT("seed", &seed, "S", "seed of training and sampling", 1, 9.2e18),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
+        CLI_THREADS(&threads),
         CLI_CHOICE("progress", &progress, "live line on a terminal, log lines otherwise", "auto|live|log|none"),
         CLI_END,
     };

@@ -98,7 +98,7 @@ int lm_cmd_eval(int argc, char **argv)
     double lambda = 0.5;
     const char *weights = "fp32";
     cli_opt opts[] = {
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
+        CLI_THREADS(&threads),
         CLI_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
         CLI_STR("interpolate", &arpa, "ARPA",
                "mix each token's probability with this n-gram model's (word models)", "none"),

@@ -295,7 +295,7 @@ int lm_cmd_rescore(int argc, char **argv)
         CLI_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1] (0: the n-gram model alone)", 0,
                 1, 0),
         CLI_INT("batch", &batch, "N", "sentences scored side by side", 1, 4096),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     const char *pos[4];

@@ -238,7 +238,7 @@ int lm_cmd_sample(int argc, char **argv)
         CLI_STR("stop", &stop, "STRING", "stop once the output contains STRING (printed)", NULL),
         CLI_INT("beam", &g.beam, "K", "beam search with K hypotheses for the most likely continuation, 0: sample", 0, 1024),
         CLI_CHOICE("weights", &weights, "weights of the products: float32, bfloat16, or int8 with a scale per row (a quarter of the bytes a token reads; sampling only)", "fp32|bf16|int8"),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     cli_find_opt(opts, "length")->default_text = "200 words, 1000 characters";

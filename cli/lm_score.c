@@ -188,7 +188,7 @@ int lm_cmd_score(int argc, char **argv)
                 "none"),
         CLI_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
         CLI_FLAG("summary", &summary, "after the last line, the totals on standard error"),
-        CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     const char *pos[4];

@@ -536,16 +536,10 @@ static int cmd_train(int argc, char **argv, json_t **stored)
     if (o.train.resume) {
         /* the stored run's settings, then the options a resumed run may change */
         char path[4200];
-        snprintf(path, sizeof path, "%s/last.safetensors", o.train.out_dir);
-        recur_checkpoint *ck;
         recur_error err = {0};
-        if (recur_checkpoint_open(&ck, path, &err) != RECUR_OK)
+        if (train_stored_run(o.train.out_dir, "recur.lm.train", path, sizeof path, stored, &err))
             return fail("--resume: %s", err.msg);
-        json_error_t je;
-        const char *tj = recur_checkpoint_meta(ck, "recur.lm.train");
-        json_t *j = tj ? json_loads(tj, 0, &je) : NULL;
-        recur_checkpoint_close(ck);
-        *stored = j;
+        json_t *j = *stored;
         lm_train_opts s;
         lm_train_defaults(&s);
         cli_opt stab[64];
@@ -556,12 +550,8 @@ static int cmd_train(int argc, char **argv, json_t **stored)
         s.train.resume = 1;
         s.train.out_dir = o.train.out_dir;
         if (npos == 0) {
-            static const char *names[3] = {"train", "valid", "test"};
-            for (int k = 0; k < 3; k++) {
-                const char *v = json_string_value(json_object_get(j, names[k]));
-                if (v && *v)
-                    pos[npos++] = v;
-            }
+            static const char *const names[3] = {"train", "valid", "test"};
+            train_stored_files(j, names, pos, &npos);
         }
         o = s;
     }

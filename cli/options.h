@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "recur.h"
+
 /* ---- options ---------------------------------------------------------- */
 
 typedef enum cli_opt_kind {
@@ -45,6 +47,9 @@ typedef struct cli_opt {
     ((cli_opt){.name = (n), .kind = OPT_STRING, .dst = (d), .arg = (a), .help = (h), .default_text = (def)})
 #define CLI_DUR(n, d, a, h) ((cli_opt){.name = (n), .kind = OPT_DURATION, .dst = (d), .arg = (a), .help = (h)})
 #define CLI_END ((cli_opt){.name = NULL})
+/* --threads of every command: the pool's size, up to the library's limit */
+#define CLI_THREADS(d) \
+    CLI_INT("threads", (d), "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS)
 
 /* Parses argv[first..argc): "--name VALUE", "--name=VALUE", flags; the rest
  * positional (into pos, at most max_pos; "--" ends options).  Prints the

@@ -134,8 +134,8 @@ static int train_table(s2s_train_opts *o, cli_opt *t)
     t[n++] = CLI_CHOICE("cell", &o->cell, "recurrent cell of encoder and decoder", "lstm|gru|rnn-tanh|rnn-relu");
     t[n++] = CLI_INT("embed", &o->embed, "N", "embedding size of both sides", 1, 1 << 20);
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "hidden units per layer and direction (encoder), per layer (decoder)", 1, 1 << 20);
-    t[n++] = CLI_INT("encoder-layers", &o->enc_layers, "N", "encoder layers", 1, 64);
-    t[n++] = CLI_INT("decoder-layers", &o->dec_layers, "N", "decoder layers", 1, 64);
+    t[n++] = CLI_INT("encoder-layers", &o->enc_layers, "N", "encoder layers", 1, RECUR_MAX_LAYERS);
+    t[n++] = CLI_INT("decoder-layers", &o->dec_layers, "N", "decoder layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_FLAG("bidirectional", &o->bidirectional, "bidirectional encoder (--no-bidirectional: forward only)");
     t[n++] = CLI_CHOICE("attention", &o->attention, "score of attention over the encoder's states (Luong 2015 dot/general, Bahdanau 2015 additive)", "none|dot|general|additive");
     t[n++] = CLI_INT("attention-size", &o->attention_size, "N", "additive attention's hidden width, 0: --hidden", 0, 1 << 20);
@@ -385,15 +385,9 @@ static int cmd_train(int argc, char **argv)
     json_t *stored = NULL;
     if (o.train.resume) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/last.safetensors", o.train.out_dir);
-        recur_checkpoint *ck;
         recur_error err = {0};
-        if (recur_checkpoint_open(&ck, path, &err))
+        if (train_stored_run(o.train.out_dir, "recur.seq2seq.train", path, sizeof path, &stored, &err))
             return fail("--resume: %s", err.msg);
-        json_error_t je;
-        const char *tj = recur_checkpoint_meta(ck, "recur.seq2seq.train");
-        stored = tj ? json_loads(tj, 0, &je) : NULL;
-        recur_checkpoint_close(ck);
         s2s_train_opts s;
         train_defaults(&s);
         cli_opt stab[96];
@@ -406,12 +400,8 @@ static int cmd_train(int argc, char **argv)
         s.train.resume = 1;
         s.train.out_dir = o.train.out_dir;
         if (npos == 0) {
-            static const char *names[3] = {"train", "dev", "test"};
-            for (int k = 0; k < 3; k++) {
-                const char *v = json_string_value(json_object_get(stored, names[k]));
-                if (v && *v)
-                    pos[npos++] = v;
-            }
+            static const char *const names[3] = {"train", "dev", "test"};
+            train_stored_files(stored, names, pos, &npos);
         }
         o = s;
     }
@@ -455,7 +445,7 @@ static int cmd_decode(int argc, char **argv)
     long long threads = 0;
     cli_opt tab[16];
     int n = decode_rows(&d, tab, "beam");
-    tab[n++] = CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096);
+    tab[n++] = CLI_THREADS(&threads);
     tab[n] = CLI_END;
     const char *pos[2];
     int npos;
@@ -575,7 +565,7 @@ static int cmd_eval(int argc, char **argv)
     long long threads = 0;
     cli_opt tab[16];
     int n = decode_rows(&d, tab, "beam");
-    tab[n++] = CLI_INT("threads", &threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, 4096);
+    tab[n++] = CLI_THREADS(&threads);
     tab[n] = CLI_END;
     const char *pos[2];
     int npos;

@@ -98,7 +98,7 @@ static int table(tag_train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("caps-dim", &o->caps_dim, "N", "capitalisation feature embedding size, 0: none", 0, 1 << 16);
     t[n++] = CLI_CHOICE("cell", &o->cell, "word-level recurrent cell", "lstm|gru|rnn-tanh|rnn-relu");
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "word-level hidden units per direction", 1, 1 << 20);
-    t[n++] = CLI_INT("layers", &o->layers, "N", "word-level bidirectional layers", 1, 64);
+    t[n++] = CLI_INT("layers", &o->layers, "N", "word-level bidirectional layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_DBL("dropout", &o->dropout, "P", "dropout on the stack's input and output and between layers", 0, 0.99, 0);
     t[n++] = CLI_CHOICE("output", &o->output, "linear-chain CRF or softmax per token", "crf|softmax");
     t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "pretrained word vectors (GloVe or word2vec text)", "none");
@@ -312,15 +312,9 @@ int tag_cmd_train(int argc, char **argv)
     json_t *stored = NULL;
     if (o.train.resume) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/last.safetensors", o.train.out_dir);
-        recur_checkpoint *ck;
         recur_error err = {0};
-        if (recur_checkpoint_open(&ck, path, &err) != RECUR_OK)
+        if (train_stored_run(o.train.out_dir, "recur.tag.train", path, sizeof path, &stored, &err))
             return fail("--resume: %s", err.msg);
-        json_error_t je;
-        const char *tj = recur_checkpoint_meta(ck, "recur.tag.train");
-        stored = tj ? json_loads(tj, 0, &je) : NULL;
-        recur_checkpoint_close(ck);
         tag_train_opts s;
         defaults(&s);
         cli_opt stab[64];

@@ -40,7 +40,7 @@ int train_opts_rows(train_opts *o, cli_opt *t)
     t[n++] = CLI_DUR("time-limit", &o->time_limit, "TIME", "stop (resumably) after TIME: seconds, or 90s, 15m, 2h; 0: none");
     t[n++] = CLI_INT("seed", &o->seed, "S", "seed of initialisation and dropout", 0, 9.2e18);
     t[n++] = CLI_CHOICE("precision", &o->precision, "matrix products in float32, or in bfloat16 with float32 sums (AMX or AVX512-BF16 where the CPU has them; weights, gradients and optimiser stay float32)", "fp32|bf16");
-    t[n++] = CLI_INT("threads", &o->threads, "N", "threads for matrix products, 0: OpenBLAS's choice", 0, RECUR_MAX_THREADS);
+    t[n++] = CLI_THREADS(&o->threads);
     t[n++] = CLI_STR("out", &o->out_dir, "DIR", "folder for best.safetensors, last.safetensors, metrics.jsonl", NULL);
     t[n++] = CLI_STR("metrics", &o->metrics, "FILE", "metrics (JSON Lines)", "OUT/metrics.jsonl");
     t[n++] = CLI_CHOICE("progress", &o->progress, "live line on a terminal, log lines otherwise", "auto|live|log|none");
@@ -195,4 +195,29 @@ int train_exit_status(recur_status st)
     if (st == RECUR_ERR_INTERRUPTED)
         return 128 + (train_stop_signal ? (int)train_stop_signal : SIGINT);
     return 1;
+}
+
+recur_status train_stored_run(const char *out_dir, const char *key, char *path, size_t path_len,
+                              json_t **stored, recur_error *err)
+{
+    *stored = NULL;
+    snprintf(path, path_len, "%s/last.safetensors", out_dir);
+    recur_checkpoint *ck;
+    recur_status st = recur_checkpoint_open(&ck, path, err);
+    if (st != RECUR_OK)
+        return st;
+    json_error_t je;
+    const char *text = recur_checkpoint_meta(ck, key);
+    *stored = text ? json_loads(text, 0, &je) : NULL;
+    recur_checkpoint_close(ck);
+    return RECUR_OK;
+}
+
+void train_stored_files(json_t *stored, const char *const names[3], const char **pos, int *npos)
+{
+    for (int k = 0; k < 3; k++) {
+        const char *v = json_string_value(json_object_get(stored, names[k]));
+        if (v && *v)
+            pos[(*npos)++] = v;
+    }
 }

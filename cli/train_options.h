@@ -50,6 +50,16 @@ json_t *train_settings_json(cli_opt *tab);
 int train_settings_resume(const char *cmd, const char *path, json_t *opts, cli_opt *given,
                           cli_opt *stored, const char *const *also_resumable);
 
+/* A resumed run's record: the JSON object its command stored under `key`
+ * ("recur.lm.train") in OUT/last.safetensors, into *stored (NULL when the
+ * file has none; the caller frees it), with that file's path in path.
+ * RECUR_OK, or the error of opening the file in err. */
+recur_status train_stored_run(const char *out_dir, const char *key, char *path, size_t path_len,
+                              json_t **stored, recur_error *err);
+/* The input files of a resumed run given none: the record's entries
+ * names[0..3) that are set, in that order, appended to pos. */
+void train_stored_files(json_t *stored, const char *const names[3], const char **pos, int *npos);
+
 /* SIGINT and SIGTERM set train_stop_signal (the trainer's stop flag) once;
  * a second one ends the program at once. */
 extern volatile sig_atomic_t train_stop_signal;
