@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/model_internal.h"
+#include "engine/simd.h"
 #include "tasks/seq2seq/s2s_internal.h"
 
 static recur_real dot(const recur_real *a, const recur_real *b, int n)
@@ -160,8 +161,7 @@ void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const
         memcpy(cat + (size_t)r * C + Ws, h + (size_t)r * Hd, (size_t)Hd * sizeof *cat);
     }
     recur_gemm(0, 1, R, Hd, C, 1, cat, C, s->comb_w.w, C, 0, att, Hd);
-    for (size_t i = 0; i < (size_t)R * Hd; i++)
-        att[i] = R_TANH(att[i]);
+    vec_tanh(att, att, (size_t)R * Hd);
 }
 
 void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,

@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/model_internal.h"
 #include "tasks/seq2seq/s2s_internal.h"
 
 struct s2s_decoder {
     recur_s2s *s;
     int max_N, max_S, K, max_R;
     int force_beam; /* tests: the beam's code path with K = 1 */
+    int in_run;     /* the rows' states are the step run's hn, cn (greedy), not h, c */
     recur_run *enc, *step;
     int32_t *src, *src_len, *row_src, *tok, *step_len, *parent;
     recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *cat, *att, *logits, *xin;
@@ -63,6 +65,14 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     recur_status st = recur_run_create(&d->enc, s->enc, max_S, max_N, err);
     if (!st)
         st = recur_run_create(&d->step, s->m, 1, (int)R, err);
+    /* the weights stay as they are while the decoder lives: the first
+     * layers' input products per token and the packed recurrent weights are
+     * made once, not at every step */
+    if (!st && ((st = recur_run_cache_input_projection(d->enc, 1)) || (st = run_freeze_recurrent(d->enc, 1))))
+        recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
+    if (!st && ((!s->feed && (st = recur_run_cache_input_projection(d->step, 1))) ||
+                (st = run_freeze_recurrent(d->step, 1))))
+        recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
     if (st) {
         s2s_decoder_free(d);
         return st;
@@ -100,11 +110,12 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     return RECUR_OK;
 }
 
-/* One decoder step of R rows from tokens d->tok and states d->h, d->c
- * (and the rows' last attentional vectors d->att when fed): leaves the new
- * states in d->h, d->c, the attentional vectors in d->att and the
- * log-softmax in d->logits. */
-static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, recur_error *err)
+/* One decoder step of R rows from tokens d->tok and states d->h, d->c or,
+ * with d->in_run, the step run's last ones (and the rows' last attentional
+ * vectors d->att when fed): leaves the new states in d->h, d->c (with
+ * keep_in_run, in the run: the greedy search's rows never move), the
+ * attentional vectors in d->att and the log-softmax in d->logits. */
+static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, int keep_in_run, recur_error *err)
 {
     recur_s2s *s = d->s;
     const int Hd = s->Hd, V = s->V;
@@ -121,15 +132,19 @@ static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, recur_er
     } else {
         rb.tokens = d->tok;
     }
-    rb.h0 = d->h;
-    rb.c0 = s->lstm ? d->c : NULL;
+    /* a forward reads its h0, c0 before it writes hn, cn */
+    rb.h0 = d->in_run ? recur_run_hn(d->step) : d->h;
+    rb.c0 = s->lstm ? d->in_run ? recur_run_cn(d->step) : d->c : NULL;
     recur_status st = recur_forward(d->step, &rb, 0, NULL, NULL);
     if (st)
         return recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
-    const size_t n_state = (size_t)s->Ld * R * Hd;
-    memcpy(d->h, recur_run_hn(d->step), n_state * sizeof *d->h);
-    if (s->lstm)
-        memcpy(d->c, recur_run_cn(d->step), n_state * sizeof *d->c);
+    d->in_run = keep_in_run;
+    if (!keep_in_run) {
+        const size_t n_state = (size_t)s->Ld * R * Hd;
+        memcpy(d->h, recur_run_hn(d->step), n_state * sizeof *d->h);
+        if (s->lstm)
+            memcpy(d->c, recur_run_cn(d->step), n_state * sizeof *d->c);
+    }
     const recur_real *out = recur_run_outputs(d->step);
     if (s->att != S2S_ATT_NONE)
         s2s_attend_forward(s, k, R, d->row_src, out, d->alpha, d->ctx, d->Q, d->u);
@@ -252,7 +267,7 @@ static recur_status greedy(s2s_decoder *d, const s2s_keys *k, const int *len, in
     }
     int n_done = 0;
     for (int t = 0; n_done < N; t++) {
-        if ((st = step_rows(d, k, N, err)))
+        if ((st = step_rows(d, k, N, 1, err)))
             goto out;
         for (int n = 0; n < N; n++) {
             if (done[n])
@@ -310,6 +325,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
         res[n].hyps = NULL;
         res[n].n = 0;
     }
+    d->in_run = 0;
     recur_batch eb = {0};
     eb.T = S;
     eb.B = N;
@@ -371,7 +387,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     }
     int n_done = 0;
     for (int t = 0; n_done < N; t++) {
-        if ((st = step_rows(d, &k, R, err)))
+        if ((st = step_rows(d, &k, R, 0, err)))
             goto out;
         for (int n = 0; n < N; n++) {
             if (done[n]) {

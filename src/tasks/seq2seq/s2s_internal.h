@@ -146,6 +146,8 @@ void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_
 void s2s_output_forward(const recur_s2s *s, int R, const recur_real *att, recur_real *logits);
 
 /* ---- decoding (s2s_decode.c) ---- */
+/* A decoder works with the weights as they are when it is created (it
+ * keeps products of them): create another after they change. */
 typedef struct s2s_decoder s2s_decoder;
 recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int max_S, int beam,
                                 recur_error *err);
