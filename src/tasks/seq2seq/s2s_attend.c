@@ -10,6 +10,7 @@
 
 #include "engine/model_internal.h"
 #include "engine/simd.h"
+#include "engine/threads.h"
 #include "tasks/seq2seq/s2s_internal.h"
 
 /* dot and axpy on 16-byte vectors (GCC and Clang lower them to the
@@ -68,48 +69,126 @@ void s2s_keys_compute(const recur_s2s *s, s2s_keys *k)
     }
 }
 
+/* The attention's work shared by its threads: forward splits the query
+ * rows, backward the sources (the rows of a source add into its d_E, d_K in
+ * the order one thread would: the results do not depend on the threads). */
+typedef struct attend_job {
+    recur_s2s *s;
+    const s2s_keys *k;
+    int R;
+    const int32_t *row_src;
+    const recur_real *h, *alpha, *u, *d_ctx, *Q;
+    recur_real *alpha_out, *ctx, *u_out, *d_h, *d_E, *d_K, *d_Q;
+} attend_job;
+
+static void attend_row(const attend_job *j, int r)
+{
+    const recur_s2s *s = j->s;
+    const s2s_keys *k = j->k;
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int n = j->row_src[r], L = k->src_len[n];
+    const recur_real *q = j->h + (size_t)r * Hd;
+    recur_real *al = j->alpha_out + (size_t)r * S;
+    recur_real mx = -INFINITY;
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        recur_real sc;
+        if (s->att == S2S_ATT_DOT)
+            sc = dot(q, k->E + at * Ws, Hd);
+        else if (s->att == S2S_ATT_GENERAL)
+            sc = dot(q, k->K + at * Hd, Hd);
+        else {
+            recur_real *ur = j->u_out + ((size_t)r * S + (size_t)i) * A;
+            const recur_real *kk = k->K + at * A, *qq = j->Q + (size_t)r * A;
+            for (int a = 0; a < A; a++)
+                ur[a] = R_TANH(qq[a] + kk[a]);
+            sc = dot(ur, s->att_v.w, A);
+        }
+        al[i] = sc;
+        if (sc > mx)
+            mx = sc;
+    }
+    recur_real sum = 0;
+    for (int i = 0; i < L; i++)
+        sum += al[i] = R_EXP(al[i] - mx);
+    for (int i = 0; i < L; i++)
+        al[i] /= sum;
+    for (int i = L; i < S; i++)
+        al[i] = 0;
+    recur_real *c = j->ctx + (size_t)r * Ws;
+    memset(c, 0, (size_t)Ws * sizeof *c);
+    for (int i = 0; i < L; i++)
+        axpy(al[i], k->E + ((size_t)i * N + (size_t)n) * Ws, c, Ws);
+}
+
+static void attend_forward_part(void *ctx, int tid, int nt)
+{
+    const attend_job *j = ctx;
+    int lo, hi;
+    par_split(j->R, tid, nt, 1, &lo, &hi);
+    for (int r = lo; r < hi; r++)
+        attend_row(j, r);
+}
+
 void s2s_attend_forward(const recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
                         const recur_real *h, recur_real *alpha, recur_real *ctx, recur_real *Q,
                         recur_real *u)
 {
-    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int A = s->A, Hd = s->Hd;
     if (s->att == S2S_ATT_ADDITIVE)
         recur_gemm(0, 1, R, A, Hd, 1, h, Hd, s->att_q.w, Hd, 0, Q, A);
-    for (int r = 0; r < R; r++) {
-        const int n = row_src[r], L = k->src_len[n];
-        const recur_real *q = h + (size_t)r * Hd;
-        recur_real *al = alpha + (size_t)r * S;
-        recur_real mx = -INFINITY;
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            recur_real sc;
-            if (s->att == S2S_ATT_DOT)
-                sc = dot(q, k->E + at * Ws, Hd);
-            else if (s->att == S2S_ATT_GENERAL)
-                sc = dot(q, k->K + at * Hd, Hd);
-            else {
-                recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
-                const recur_real *kk = k->K + at * A, *qq = Q + (size_t)r * A;
-                for (int a = 0; a < A; a++)
-                    ur[a] = R_TANH(qq[a] + kk[a]);
-                sc = dot(ur, s->att_v.w, A);
-            }
-            al[i] = sc;
-            if (sc > mx)
-                mx = sc;
-        }
-        recur_real sum = 0;
-        for (int i = 0; i < L; i++)
-            sum += al[i] = R_EXP(al[i] - mx);
-        for (int i = 0; i < L; i++)
-            al[i] /= sum;
-        for (int i = L; i < S; i++)
-            al[i] = 0;
-        recur_real *c = ctx + (size_t)r * Ws;
-        memset(c, 0, (size_t)Ws * sizeof *c);
-        for (int i = 0; i < L; i++)
-            axpy(al[i], k->E + ((size_t)i * N + (size_t)n) * Ws, c, Ws);
+    attend_job j = {(recur_s2s *)s, k, R, row_src, h, NULL, NULL, NULL, Q,
+                    alpha, ctx, u, NULL, NULL, NULL, NULL};
+    par_run_work((double)R * k->S * (s->Ws + Hd), attend_forward_part, &j);
+}
+
+static void attend_backward_row(const attend_job *j, int r)
+{
+    recur_s2s *s = j->s;
+    const s2s_keys *k = j->k;
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    recur_real ds[4096];
+    const int n = j->row_src[r], L = k->src_len[n];
+    const recur_real *q = j->h + (size_t)r * Hd, *al = j->alpha + (size_t)r * S;
+    const recur_real *dc = j->d_ctx + (size_t)r * Ws;
+    recur_real *dh = j->d_h + (size_t)r * Hd, *d_E = j->d_E, *d_K = j->d_K;
+    recur_real mean = 0;
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        ds[i] = dot(dc, k->E + at * Ws, Ws);
+        mean += al[i] * ds[i];
+        axpy(al[i], dc, d_E + at * Ws, Ws);
     }
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        const recur_real g = al[i] * (ds[i] - mean);
+        if (s->att == S2S_ATT_DOT) {
+            axpy(g, k->E + at * Ws, dh, Hd);
+            axpy(g, q, d_E + at * Ws, Ws);
+        } else if (s->att == S2S_ATT_GENERAL) {
+            axpy(g, k->K + at * Hd, dh, Hd);
+            axpy(g, q, d_K + at * Hd, Hd);
+        } else {
+            const recur_real *ur = j->u + ((size_t)r * S + (size_t)i) * A;
+            recur_real *dq = j->d_Q + (size_t)r * A, *dk = d_K + at * A;
+            for (int a = 0; a < A; a++) {
+                s->att_v.g[a] += g * ur[a];
+                const recur_real t = g * s->att_v.w[a] * (1 - ur[a] * ur[a]);
+                dq[a] += t;
+                dk[a] += t;
+            }
+        }
+    }
+}
+
+static void attend_backward_part(void *ctx, int tid, int nt)
+{
+    const attend_job *j = ctx;
+    int lo, hi;
+    par_split(j->k->N, tid, nt, 1, &lo, &hi);
+    for (int r = 0; r < j->R; r++)
+        if (j->row_src[r] >= lo && j->row_src[r] < hi)
+            attend_backward_row(j, r);
 }
 
 void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
@@ -117,43 +196,15 @@ void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *
                          const recur_real *d_ctx, recur_real *d_h, recur_real *d_E,
                          recur_real *d_K, recur_real *d_Q)
 {
-    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int Hd = s->Hd, A = s->A;
     if (s->att == S2S_ATT_ADDITIVE)
         memset(d_Q, 0, (size_t)R * (size_t)A * sizeof *d_Q);
-    recur_real ds[4096];
-    for (int r = 0; r < R; r++) {
-        const int n = row_src[r], L = k->src_len[n];
-        const recur_real *q = h + (size_t)r * Hd, *al = alpha + (size_t)r * S;
-        const recur_real *dc = d_ctx + (size_t)r * Ws;
-        recur_real *dh = d_h + (size_t)r * Hd;
-        recur_real mean = 0;
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            ds[i] = dot(dc, k->E + at * Ws, Ws);
-            mean += al[i] * ds[i];
-            axpy(al[i], dc, d_E + at * Ws, Ws);
-        }
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            const recur_real g = al[i] * (ds[i] - mean);
-            if (s->att == S2S_ATT_DOT) {
-                axpy(g, k->E + at * Ws, dh, Hd);
-                axpy(g, q, d_E + at * Ws, Ws);
-            } else if (s->att == S2S_ATT_GENERAL) {
-                axpy(g, k->K + at * Hd, dh, Hd);
-                axpy(g, q, d_K + at * Hd, Hd);
-            } else {
-                const recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
-                recur_real *dq = d_Q + (size_t)r * A, *dk = d_K + at * A;
-                for (int a = 0; a < A; a++) {
-                    s->att_v.g[a] += g * ur[a];
-                    const recur_real t = g * s->att_v.w[a] * (1 - ur[a] * ur[a]);
-                    dq[a] += t;
-                    dk[a] += t;
-                }
-            }
-        }
-    }
+    attend_job j = {s, k, R, row_src, h, alpha, u, d_ctx, NULL,
+                    NULL, NULL, NULL, d_h, d_E, d_K, d_Q};
+    if (s->att == S2S_ATT_ADDITIVE) /* every row adds into the gradient of v */
+        attend_backward_part(&j, 0, 1);
+    else
+        par_run_work((double)R * k->S * (2 * s->Ws + 2 * Hd), attend_backward_part, &j);
     if (s->att == S2S_ATT_ADDITIVE) {
         recur_gemm(1, 0, A, Hd, R, 1, d_Q, A, h, Hd, 1, s->att_q.g, Hd);
         recur_gemm(0, 0, R, Hd, A, 1, d_Q, A, s->att_q.w, Hd, 1, d_h, Hd);
@@ -176,24 +227,23 @@ void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, r
 
 /* ---- the attentional vector ---- */
 
+/* W_c [ctx; h] as W_c[:, :Ws] ctx + W_c[:, Ws:] h: two products on the
+ * column blocks of W_c, no concatenated copy */
 void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
-                         recur_real *cat, recur_real *att)
+                         recur_real *att)
 {
     const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
     if (s->att == S2S_ATT_NONE) {
         memcpy(att, h, (size_t)R * Hd * sizeof *att);
         return;
     }
-    for (int r = 0; r < R; r++) {
-        memcpy(cat + (size_t)r * C, ctx + (size_t)r * Ws, (size_t)Ws * sizeof *cat);
-        memcpy(cat + (size_t)r * C + Ws, h + (size_t)r * Hd, (size_t)Hd * sizeof *cat);
-    }
-    recur_gemm(0, 1, R, Hd, C, 1, cat, C, s->comb_w.w, C, 0, att, Hd);
+    recur_gemm(0, 1, R, Hd, Ws, 1, ctx, Ws, s->comb_w.w, C, 0, att, Hd);
+    recur_gemm(0, 1, R, Hd, Hd, 1, h, Hd, s->comb_w.w + Ws, C, 1, att, Hd);
     vec_tanh(att, att, (size_t)R * Hd);
 }
 
-void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,
-                          const recur_real *d_att, recur_real *d_pre, recur_real *d_cat,
+void s2s_combine_backward(recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
+                          const recur_real *att, const recur_real *d_att, recur_real *d_pre,
                           recur_real *d_ctx, recur_real *d_h)
 {
     const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
@@ -203,12 +253,10 @@ void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recu
     }
     for (size_t i = 0; i < (size_t)R * Hd; i++)
         d_pre[i] = d_att[i] * (1 - att[i] * att[i]);
-    recur_gemm(1, 0, Hd, C, R, 1, d_pre, Hd, cat, C, 1, s->comb_w.g, C);
-    recur_gemm(0, 0, R, C, Hd, 1, d_pre, Hd, s->comb_w.w, C, 0, d_cat, C);
-    for (int r = 0; r < R; r++) {
-        memcpy(d_ctx + (size_t)r * Ws, d_cat + (size_t)r * C, (size_t)Ws * sizeof *d_ctx);
-        axpy(1, d_cat + (size_t)r * C + Ws, d_h + (size_t)r * Hd, Hd);
-    }
+    recur_gemm(1, 0, Hd, Ws, R, 1, d_pre, Hd, ctx, Ws, 1, s->comb_w.g, C);
+    recur_gemm(1, 0, Hd, Hd, R, 1, d_pre, Hd, h, Hd, 1, s->comb_w.g + Ws, C);
+    recur_gemm(0, 0, R, Ws, Hd, 1, d_pre, Hd, s->comb_w.w, C, 0, d_ctx, Ws);
+    recur_gemm(0, 0, R, Hd, Hd, 1, d_pre, Hd, s->comb_w.w + Ws, C, 1, d_h, Hd);
 }
 
 /* ---- the bridge ---- */

@@ -28,7 +28,7 @@ struct s2s_decoder {
     int in_run;     /* the rows' states are the step run's hn, cn (greedy), not h, c */
     recur_run *enc, *step;
     int32_t *src, *src_len, *row_src, *tok, *step_len, *parent;
-    recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *cat, *att, *logits, *xin;
+    recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *att, *logits, *xin;
     recur_real *tmp;
 };
 
@@ -39,7 +39,7 @@ void s2s_decoder_free(s2s_decoder *d)
     recur_run_free(d->enc);
     recur_run_free(d->step);
     void *p[] = {d->src, d->src_len, d->row_src, d->tok, d->step_len, d->parent, d->h, d->c,
-                 d->h0, d->c0, d->bx, d->Kk, d->alpha, d->ctx, d->Q, d->u, d->cat, d->att,
+                 d->h0, d->c0, d->bx, d->Kk, d->alpha, d->ctx, d->Q, d->u, d->att,
                  d->logits, d->xin, d->tmp};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
@@ -95,14 +95,13 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     d->ctx = calloc(R * Ws, sizeof *d->ctx);
     d->Q = calloc(R * A, sizeof *d->Q);
     d->u = s->att == S2S_ATT_ADDITIVE ? calloc(R * S * A, sizeof *d->u) : malloc(1);
-    d->cat = calloc(R * (Ws + Hd), sizeof *d->cat);
     d->att = calloc(R * Hd, sizeof *d->att);
     d->logits = calloc(R * (size_t)s->V, sizeof *d->logits);
     d->xin = calloc(R * ((size_t)s->E + Hd), sizeof *d->xin);
     d->tmp = calloc(Ld * R * Hd, sizeof *d->tmp);
     if (!d->src || !d->src_len || !d->row_src || !d->tok || !d->step_len || !d->parent || !d->h ||
         !d->c || !d->h0 || !d->c0 || !d->bx || !d->Kk || !d->alpha || !d->ctx || !d->Q || !d->u ||
-        !d->cat || !d->att || !d->logits || !d->xin || !d->tmp) {
+        !d->att || !d->logits || !d->xin || !d->tmp) {
         s2s_decoder_free(d);
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     }
@@ -148,7 +147,7 @@ static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, int keep
     const recur_real *out = recur_run_outputs(d->step);
     if (s->att != S2S_ATT_NONE)
         s2s_attend_forward(s, k, R, d->row_src, out, d->alpha, d->ctx, d->Q, d->u);
-    s2s_combine_forward(s, R, d->ctx, out, d->cat, d->att);
+    s2s_combine_forward(s, R, d->ctx, out, d->att);
     s2s_output_forward(s, R, d->att, d->logits);
     for (int r = 0; r < R; r++) {
         recur_real *z = d->logits + (size_t)r * V;

@@ -123,13 +123,14 @@ void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *
                          recur_real *d_K, recur_real *d_Q);
 void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, recur_real *d_E);
 
-/* The attentional vector att (R, Hd) = tanh(W_c [ctx; h]) (cat (R, Ws+Hd)
- * scratch kept for backward), or h itself without attention. */
+/* The attentional vector att (R, Hd) = tanh(W_c [ctx; h]), or h itself
+ * without attention. */
 void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
-                         recur_real *cat, recur_real *att);
-/* d_att (R, Hd) -> d_ctx (R, Ws) (set) and d_h (R, Hd) (added). */
-void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,
-                          const recur_real *d_att, recur_real *d_pre, recur_real *d_cat,
+                         recur_real *att);
+/* d_att (R, Hd) -> d_ctx (R, Ws) (set) and d_h (R, Hd) (added); d_pre (R, Hd)
+ * scratch. */
+void s2s_combine_backward(recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
+                          const recur_real *att, const recur_real *d_att, recur_real *d_pre,
                           recur_real *d_ctx, recur_real *d_h);
 
 /* The decoder's initial states from the encoder's final ones: h0 (Ld, N, Hd),
