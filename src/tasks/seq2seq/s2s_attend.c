@@ -57,15 +57,15 @@ static void axpy(recur_real a, const recur_real *x, recur_real *y, int n)
 
 /* ---- attention ---- */
 
-void s2s_keys_compute(const recur_s2s *s, s2s_keys *k)
+void s2s_keys_compute(const recur_s2s *s, const s2s_packed *pk, s2s_keys *k)
 {
     const int SN = k->S * k->N;
     if (s->att == S2S_ATT_GENERAL)
-        recur_gemm(0, 1, SN, s->Hd, s->Ws, 1, k->E, s->Ws, s->att_w.w, s->Ws, 0, k->K, s->Hd);
+        s2s_product(pk, S2S_PK_KEYS, SN, s->Hd, s->Ws, k->E, s->Ws, s->att_w.w, s->Ws, 0, k->K, s->Hd);
     else if (s->att == S2S_ATT_ADDITIVE) {
         for (int i = 0; i < SN; i++)
             memcpy(k->K + (size_t)i * s->A, s->att_kb.w, (size_t)s->A * sizeof(recur_real));
-        recur_gemm(0, 1, SN, s->A, s->Ws, 1, k->E, s->Ws, s->att_k.w, s->Ws, 1, k->K, s->A);
+        s2s_product(pk, S2S_PK_KEYS, SN, s->A, s->Ws, k->E, s->Ws, s->att_k.w, s->Ws, 1, k->K, s->A);
     }
 }
 
@@ -229,16 +229,16 @@ void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, r
 
 /* W_c [ctx; h] as W_c[:, :Ws] ctx + W_c[:, Ws:] h: two products on the
  * column blocks of W_c, no concatenated copy */
-void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
-                         recur_real *att)
+void s2s_combine_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *ctx,
+                         const recur_real *h, recur_real *att)
 {
     const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
     if (s->att == S2S_ATT_NONE) {
         memcpy(att, h, (size_t)R * Hd * sizeof *att);
         return;
     }
-    recur_gemm(0, 1, R, Hd, Ws, 1, ctx, Ws, s->comb_w.w, C, 0, att, Hd);
-    recur_gemm(0, 1, R, Hd, Hd, 1, h, Hd, s->comb_w.w + Ws, C, 1, att, Hd);
+    s2s_product(pk, S2S_PK_COMB_CTX, R, Hd, Ws, ctx, Ws, s->comb_w.w, C, 0, att, Hd);
+    s2s_product(pk, S2S_PK_COMB_H, R, Hd, Hd, h, Hd, s->comb_w.w + Ws, C, 1, att, Hd);
     vec_tanh(att, att, (size_t)R * Hd);
 }
 
@@ -293,7 +293,7 @@ static void scatter_add(const recur_s2s *s, int N, const recur_real *dx, recur_r
     }
 }
 
-int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
+int s2s_bridge_forward(const recur_s2s *s, const s2s_packed *pk, int N, const recur_real *hn, const recur_real *cn,
                        recur_real *x, recur_real *h0, recur_real *c0)
 {
     if (s->bridge == S2S_BRIDGE_ZERO)
@@ -308,14 +308,13 @@ int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const re
     gather(s, N, hn, x);
     for (int r = 0; r < rows; r++)
         memcpy(h0 + (size_t)r * s->Hd, s->bridge_b.w, (size_t)s->Hd * sizeof *h0);
-    recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_w.w, s->Ws, 1, h0, s->Hd);
-    for (size_t i = 0; i < (size_t)rows * s->Hd; i++)
-        h0[i] = R_TANH(h0[i]);
+    s2s_product(pk, S2S_PK_BRIDGE, rows, s->Hd, s->Ws, x, s->Ws, s->bridge_w.w, s->Ws, 1, h0, s->Hd);
+    vec_tanh(h0, h0, (size_t)rows * s->Hd);
     if (s->lstm) {
         gather(s, N, cn, x);
         for (int r = 0; r < rows; r++)
             memcpy(c0 + (size_t)r * s->Hd, s->bridge_cb.w, (size_t)s->Hd * sizeof *c0);
-        recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_cw.w, s->Ws, 1, c0, s->Hd);
+        s2s_product(pk, S2S_PK_BRIDGE_C, rows, s->Hd, s->Ws, x, s->Ws, s->bridge_cw.w, s->Ws, 1, c0, s->Hd);
     }
     return 1;
 }
@@ -361,9 +360,10 @@ void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_
 
 /* ---- the output layer ---- */
 
-void s2s_output_forward(const recur_s2s *s, int R, const recur_real *att, recur_real *logits)
+void s2s_output_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *att,
+                        recur_real *logits)
 {
     for (int r = 0; r < R; r++)
         memcpy(logits + (size_t)r * s->V, s->out_b.w, (size_t)s->V * sizeof *logits);
-    recur_gemm(0, 1, R, s->V, s->Hd, 1, att, s->Hd, s->out_w.w, s->Hd, 1, logits, s->V);
+    s2s_product(pk, S2S_PK_OUT, R, s->V, s->Hd, att, s->Hd, s->out_w.w, s->Hd, 1, logits, s->V);
 }

@@ -27,6 +27,7 @@ struct s2s_decoder {
     int force_beam; /* tests: the beam's code path with K = 1 */
     int in_run;     /* the rows' states are the step run's hn, cn (greedy), not h, c */
     recur_run *enc, *step;
+    s2s_packed *pk; /* the layers' weights packed once, or NULL */
     int32_t *src, *src_len, *row_src, *tok, *step_len, *parent;
     recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *att, *logits, *xin;
     recur_real *tmp;
@@ -38,6 +39,7 @@ void s2s_decoder_free(s2s_decoder *d)
         return;
     recur_run_free(d->enc);
     recur_run_free(d->step);
+    s2s_packed_free(d->pk);
     void *p[] = {d->src, d->src_len, d->row_src, d->tok, d->step_len, d->parent, d->h, d->c,
                  d->h0, d->c0, d->bx, d->Kk, d->alpha, d->ctx, d->Q, d->u, d->att,
                  d->logits, d->xin, d->tmp};
@@ -73,6 +75,8 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     if (!st && ((!s->feed && (st = recur_run_cache_input_projection(d->step, 1))) ||
                 (st = run_freeze_recurrent(d->step, 1))))
         recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
+    if (!st)
+        st = s2s_packed_create(&d->pk, s, err);
     if (st) {
         s2s_decoder_free(d);
         return st;
@@ -147,8 +151,8 @@ static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, int keep
     const recur_real *out = recur_run_outputs(d->step);
     if (s->att != S2S_ATT_NONE)
         s2s_attend_forward(s, k, R, d->row_src, out, d->alpha, d->ctx, d->Q, d->u);
-    s2s_combine_forward(s, R, d->ctx, out, d->att);
-    s2s_output_forward(s, R, d->att, d->logits);
+    s2s_combine_forward(s, d->pk, R, d->ctx, out, d->att);
+    s2s_output_forward(s, d->pk, R, d->att, d->logits);
     for (int r = 0; r < R; r++) {
         recur_real *z = d->logits + (size_t)r * V;
         double mx = z[0], sum = 0;
@@ -334,9 +338,9 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     if (st)
         return recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
     s2s_keys k = {S, N, recur_run_outputs(d->enc), d->Kk, d->src_len};
-    s2s_keys_compute(s, &k);
+    s2s_keys_compute(s, d->pk, &k);
     if (K == 1 && !d->force_beam) {
-        int ok = s2s_bridge_forward(s, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h, d->c);
+        int ok = s2s_bridge_forward(s, d->pk, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h, d->c);
         if (!ok) {
             memset(d->h, 0, (size_t)s->Ld * N * Hd * sizeof *d->h);
             memset(d->c, 0, (size_t)s->Ld * N * Hd * sizeof *d->c);
@@ -353,7 +357,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     memset(d->h, 0, n_state * sizeof *d->h);
     memset(d->c, 0, n_state * sizeof *d->c);
     memset(d->att, 0, (size_t)R * Hd * sizeof *d->att);
-    if (s2s_bridge_forward(s, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h0, d->c0))
+    if (s2s_bridge_forward(s, d->pk, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h0, d->c0))
         for (int l = 0; l < s->Ld; l++)
             for (int r = 0; r < R; r++) {
                 const size_t from = ((size_t)l * N + (size_t)(r / K)) * Hd, to = ((size_t)l * R + r) * Hd;

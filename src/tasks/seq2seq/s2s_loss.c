@@ -183,7 +183,7 @@ static recur_status fed_step(recur_s2s *s, s2s_work *w, const s2s_batch *b, cons
     s2s_attend_forward(s, k, B, w->row_src, w->H + r0 * Hd, w->alpha + r0 * b->S,
                        w->ctx + r0 * s->Ws, w->Q ? w->Q + r0 * s->A : NULL,
                        w->u ? w->u + r0 * b->S * s->A : NULL);
-    s2s_combine_forward(s, B, w->ctx + r0 * s->Ws, w->H + r0 * Hd, w->att + r0 * Hd);
+    s2s_combine_forward(s, NULL, B, w->ctx + r0 * s->Ws, w->H + r0 * Hd, w->att + r0 * Hd);
     if (training && s->cfg.dropout > 0)
         drop(s, w->mask + r0 * Hd, w->attd + r0 * Hd, w->att + r0 * Hd, (size_t)B * Hd);
     else
@@ -253,8 +253,8 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
     if (st)
         return recur_seterr(msg, st, "encoder: %s", recur_run_errmsg(w->enc));
     s2s_keys k = {S, B, recur_run_outputs(w->enc), w->K, b->src_len};
-    s2s_keys_compute(s, &k);
-    const int has_h0 = s2s_bridge_forward(s, B, recur_run_hn(w->enc), recur_run_cn(w->enc), w->bx,
+    s2s_keys_compute(s, NULL, &k);
+    const int has_h0 = s2s_bridge_forward(s, NULL, B, recur_run_hn(w->enc), recur_run_cn(w->enc), w->bx,
                                           w->h0, w->c0);
     for (size_t r = 0; r < TB; r++)
         w->row_src[r] = (int32_t)(r % (size_t)B);
@@ -274,7 +274,7 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
         H = recur_run_outputs(w->dec); /* read in place until the decoder's backward */
         if (s->att != S2S_ATT_NONE)
             s2s_attend_forward(s, &k, (int)TB, w->row_src, H, w->alpha, w->ctx, w->Q, w->u);
-        s2s_combine_forward(s, (int)TB, w->ctx, H, w->att);
+        s2s_combine_forward(s, NULL, (int)TB, w->ctx, H, w->att);
         if (training && s->cfg.dropout > 0)
             drop(s, w->mask, w->attd, w->att, TB * Hd);
         else
@@ -284,7 +284,7 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
             if ((st = fed_step(s, w, b, &k, t, has_h0, training, msg)))
                 return st;
     }
-    s2s_output_forward(s, (int)TB, w->attd, w->logits);
+    s2s_output_forward(s, NULL, (int)TB, w->attd, w->logits);
     softmax_loss(s, b->tgt_out, (int)TB, w->logits, label_smoothing, backward, nll_sum, count,
                  &w->objective);
     if (!isfinite(*nll_sum))
