@@ -72,7 +72,7 @@ static int table(cls_train_opts *o, cli_opt *t)
     t[n++] = CLI_FLAG("lower", &o->lower, "lower-case ASCII letters of the words");
     t[n++] = CLI_INT("min-count", &o->min_count, "N", "words seen fewer times in TRAIN become <unk>", 1, 1e15);
     t[n++] = CLI_INT("max-vocab", &o->max_vocab, "N", "most frequent words kept, <unk> and <eos> included, 0: all", 0, 1 << 24);
-    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "word vectors (GloVe or word2vec text) to start the embedding from", "none");
+    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "word vectors (GloVe text, word2vec text or binary) to start the embedding from", "none");
     t[n++] = CLI_CHOICE("cell", &o->cell, "recurrent cell", "lstm|gru|rnn-tanh|rnn-relu");
     t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "hidden units per layer and direction", 1, 1 << 20);
