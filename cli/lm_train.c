@@ -18,27 +18,12 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
 #include "lm.h"
 
 int lm_cmd_train(int argc, char **argv);
 
 static const char *CMD = "recur lm train";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    /* on several ranks, a failure before the trainer is each rank's own */
-    if (recur_parallel_size() > 1)
-        fprintf(stderr, "%s: rank %d: %s\n", CMD, recur_parallel_rank(), buf);
-    else
-        fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 /* ---- defaults and presets ---------------------------------------------- */
 
@@ -182,23 +167,23 @@ static int build_config(const lm_train_opts *o, int V, recur_model_config *cfg)
     cfg->rnn.num_layers = (int)o->layers;
     cfg->rnn.hidden_size = (int)o->hidden;
     if (o->proj > 0 && cfg->rnn.cell != RECUR_CELL_LSTM)
-        return fail("--proj %lld: a projection needs --cell lstm", o->proj);
+        return cli_fail(CMD, "--proj %lld: a projection needs --cell lstm", o->proj);
     if (o->proj > 0 && o->proj >= o->hidden)
-        return fail("--proj %lld must be smaller than --hidden %lld", o->proj, o->hidden);
+        return cli_fail(CMD, "--proj %lld must be smaller than --hidden %lld", o->proj, o->hidden);
     cfg->rnn.proj_size = (int)o->proj;
     cfg->rnn.residual = o->residual;
     int width = (int)(o->proj > 0 ? o->proj : o->hidden);
     int embed = (int)(o->embed > 0 ? o->embed : width);
     if (o->tied && embed != width)
-        return fail("--tied needs --embed %d equal to the recurrent output width %d (--%s)",
+        return cli_fail(CMD, "--tied needs --embed %d equal to the recurrent output width %d (--%s)",
                     embed, width, o->proj > 0 ? "proj" : "hidden");
     if (o->forget_bias && *o->forget_bias) {
         char *end;
         double fb = strtod(o->forget_bias, &end);
         if (*end || !isfinite(fb))
-            return fail("--forget-bias: '%s' is not a finite number", o->forget_bias);
+            return cli_fail(CMD, "--forget-bias: '%s' is not a finite number", o->forget_bias);
         if (cfg->rnn.cell != RECUR_CELL_LSTM)
-            return fail("--forget-bias needs --cell lstm");
+            return cli_fail(CMD, "--forget-bias needs --cell lstm");
     }
     cfg->embed_size = embed;
     cfg->tied = o->tied;
@@ -222,7 +207,7 @@ static int encode_text(const recur_vocab *v, lm_text *x, int32_t **ids, size_t *
 {
     recur_error err = {0};
     if (recur_corpus_encode(v, x->text, x->len, x->name, 0, ids, n, oov, &err) != RECUR_OK)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     int32_t eos = recur_vocab_eos(v), unk = recur_vocab_unk(v);
     size_t known = 0;
     for (size_t i = 0; i < *n; i++)
@@ -231,7 +216,7 @@ static int encode_text(const recur_vocab *v, lm_text *x, int32_t **ids, size_t *
     if (known == 0) {
         free(*ids);
         *ids = NULL;
-        return fail("%s: no %s of this file is in the training vocabulary", x->name,
+        return cli_fail(CMD, "%s: no %s of this file is in the training vocabulary", x->name,
                     recur_vocab_level(v) == RECUR_LEVEL_CHAR ? "character" : "token");
     }
     return 0;
@@ -260,13 +245,13 @@ static int new_model(const lm_train_opts *o, const recur_vocab *v, recur_model *
     if (build_config(o, recur_vocab_size(v), &cfg))
         return 1;
     if (recur_model_create(m, &cfg, (uint64_t)o->train.seed, &err) != RECUR_OK)
-        return fail("model: %s", err.msg);
+        return cli_fail(CMD, "model: %s", err.msg);
     recur_status st = o->init_scale > 0 ? recur_model_init_uniform(*m, o->init_scale)
                                         : recur_model_init_default(*m);
     if (st == RECUR_OK && o->forget_bias && *o->forget_bias && cfg.rnn.cell == RECUR_CELL_LSTM)
         st = recur_model_set_forget_bias(*m, strtod(o->forget_bias, NULL));
     if (st != RECUR_OK)
-        return fail("model: %s", recur_model_errmsg(*m));
+        return cli_fail(CMD, "model: %s", recur_model_errmsg(*m));
     return 0;
 }
 
@@ -288,7 +273,7 @@ static int final_scores(const char *best, const lm_text *valid, const int32_t *v
     int chr = bf.level == RECUR_LEVEL_CHAR;
     lm_file_close(&bf);
     if (bad)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     if (train_stop_signal) {
         fprintf(stderr, "%s: interrupted during the final scoring: %s is complete (score it with "
                         "recur lm eval)\n",
@@ -330,7 +315,7 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     size_t n_train = 0, n_valid = 0, n_test = 0, oov_valid = 0, oov_test = 0, oov_train = 0;
     recur_set_num_threads((int)o->train.threads);
     if (recur_parallel_init(&err) != RECUR_OK) { /* MPI, when mpirun started this process */
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
 
@@ -338,13 +323,13 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     if (o->train.resume) {
         /* the vocabulary and the model of the run (the trainer restores the rest) */
         if (recur_checkpoint_open(&ck, last_path, &err) != RECUR_OK) {
-            fail("--resume: %s", err.msg);
+            cli_fail(CMD, "--resume: %s", err.msg);
             goto done;
         }
         if (recur_vocab_from_json(&vocab, level, recur_checkpoint_meta(ck, "recur.vocab"),
                                   &err) != RECUR_OK ||
             recur_checkpoint_load_model(ck, &m, &err) != RECUR_OK) {
-            fail("--resume: %s: %s", last_path, err.msg);
+            cli_fail(CMD, "--resume: %s: %s", last_path, err.msg);
             goto done;
         }
         recur_checkpoint_close(ck);
@@ -353,11 +338,11 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
                recur_vocab_count_text(vocab, train->text, train->len, train->name, &err) !=
                    RECUR_OK ||
                recur_vocab_finish(vocab, o->max_vocab, o->min_count, &err) != RECUR_OK) {
-        fail("%s: %s", train->name, err.msg);
+        cli_fail(CMD, "%s: %s", train->name, err.msg);
         goto done;
     }
     if (recur_vocab_to_json(vocab, &vocab_json, &err) != RECUR_OK) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     if (encode_text(vocab, train, &train_ids, &n_train, &oov_train) ||
@@ -365,7 +350,7 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
         (test && encode_text(vocab, test, &test_ids, &n_test, &oov_test)))
         goto done;
     if (level == RECUR_LEVEL_CHAR && (n_valid < 2 || (test && n_test < 2))) {
-        fail("%s: a character-level evaluation file needs at least 2 characters",
+        cli_fail(CMD, "%s: a character-level evaluation file needs at least 2 characters",
              n_valid < 2 ? valid->name : test->name);
         goto done;
     }
@@ -379,12 +364,12 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     lc.valid_streams = (int)o->valid_streams;
     if (recur_lm_task_create(&task, m, vocab, train_ids, n_train, valid_ids, n_valid, &lc,
                              &err) != RECUR_OK) {
-        fail("%s: %s (--batch %lld)", train->name, err.msg, o->batch);
+        cli_fail(CMD, "%s: %s (--batch %lld)", train->name, err.msg, o->batch);
         goto done;
     }
     settings = settings_text(o, n_train);
     if (!settings) {
-        fail("out of memory");
+        cli_fail(CMD, "out of memory");
         goto done;
     }
     recur_meta_entry meta[2] = {{"recur.vocab", vocab_json}, {"recur.lm.train", settings}};
@@ -490,7 +475,7 @@ static int read_text(const char *path, lm_text *x)
     x->name = path;
     x->is_file = 1;
     if (recur_text_read(path, &x->text, &x->len, &err) != RECUR_OK)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     return 0;
 }
 
@@ -532,13 +517,13 @@ static int cmd_train(int argc, char **argv, json_t **stored)
     if (rc)
         return rc == 1 ? 0 : rc;
     if (o.train.resume && o.train.force)
-        return fail("--resume and --force exclude each other");
+        return cli_fail(CMD, "--resume and --force exclude each other");
     if (o.train.resume) {
         /* the stored run's settings, then the options a resumed run may change */
         char path[4200];
         recur_error err = {0};
         if (train_stored_run(o.train.out_dir, "recur.lm.train", path, sizeof path, stored, &err))
-            return fail("--resume: %s", err.msg);
+            return cli_fail(CMD, "--resume: %s", err.msg);
         json_t *j = *stored;
         lm_train_opts s;
         lm_train_defaults(&s);

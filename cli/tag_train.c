@@ -101,7 +101,7 @@ static int table(tag_train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("layers", &o->layers, "N", "word-level bidirectional layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_DBL("dropout", &o->dropout, "P", "dropout on the stack's input and output and between layers", 0, 0.99, 0);
     t[n++] = CLI_CHOICE("output", &o->output, "linear-chain CRF or softmax per token", "crf|softmax");
-    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "pretrained word vectors (GloVe or word2vec text)", "none");
+    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "pretrained word vectors (GloVe text, word2vec text or binary)", "none");
     n += train_opts_rows(&o->train, t + n);
     t[n] = CLI_END;
     return n;
