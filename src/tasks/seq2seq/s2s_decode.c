@@ -67,15 +67,22 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     recur_status st = recur_run_create(&d->enc, s->enc, max_S, max_N, err);
     if (!st)
         st = recur_run_create(&d->step, s->m, 1, (int)R, err);
-    /* the weights stay as they are while the decoder lives: the first
-     * layers' input products per token and the packed recurrent weights are
-     * made once, not at every step */
-    if (!st && ((st = recur_run_cache_input_projection(d->enc, 1)) || (st = run_freeze_recurrent(d->enc, 1))))
+    /* the weights stay as they are while the decoder lives: products of
+     * them that every step repeats are made once.  The first layers' input
+     * products per token when the table is no larger than W_ih (a small
+     * vocabulary); the packed recurrent and layer weights when the batches
+     * have rows enough for the packed kernel (fewer read the weights in
+     * place) */
+    const int enc_rows = max_N >= 5, dec_rows = R >= 5;
+    if (!st && s->src->n <= s->cfg.source_embed && (st = recur_run_cache_input_projection(d->enc, 1)))
         recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
-    if (!st && ((!s->feed && (st = recur_run_cache_input_projection(d->step, 1))) ||
-                (st = run_freeze_recurrent(d->step, 1))))
+    if (!st && enc_rows && (st = run_freeze_recurrent(d->enc, 1)))
+        recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
+    if (!st && !s->feed && s->V <= s->E && (st = recur_run_cache_input_projection(d->step, 1)))
         recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
-    if (!st)
+    if (!st && dec_rows && (st = run_freeze_recurrent(d->step, 1)))
+        recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
+    if (!st && dec_rows)
         st = s2s_packed_create(&d->pk, s, err);
     if (st) {
         s2s_decoder_free(d);
