@@ -18,21 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "recur.h"
 
 int cli_ngram(int argc, char **argv);
 
 #define DEFAULT_MEMORY_MB 256
-
-static void usage_group(FILE *out)
-{
-    fprintf(out,
-            "usage: recur ngram COMMAND [OPTIONS] ...\n\n"
-            "commands:\n"
-            "  train    train an interpolated modified Kneser-Ney model, write it as ARPA\n"
-            "  eval     perplexity of text files under an ARPA model (recur's, SRILM's, KenLM's)\n\n"
-            "`recur ngram COMMAND --help` lists the options of each.\n");
-}
 
 static void usage_train(FILE *out)
 {
@@ -307,19 +298,10 @@ static int cmd_eval(int argc, char **argv)
 
 int cli_ngram(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage_group(stderr);
-        return 2;
-    }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage_group(stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "train"))
-        return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur ngram: unknown command '%s' (try recur ngram --help)\n", cmd);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", cmd_train, "train an interpolated modified Kneser-Ney model, write it as ARPA"},
+        {"eval", cmd_eval, "perplexity of text files under an ARPA model (recur's, SRILM's, KenLM's)"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur ngram", "n-gram language models (see docs/ngram.md)", cmds, argc, argv);
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "cli_fail.h"
+#include "commands.h"
 #include "recur_seq2seq.h"
 #include "train_options.h"
 
@@ -609,23 +610,13 @@ static int cmd_eval(int argc, char **argv)
 
 int cli_seq2seq(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: recur seq2seq COMMAND [OPTIONS] [ARGS]\n\n"
-                     "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)\n\n"
-                     "commands:\n"
-                     "  train   train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]\n"
-                     "  decode  one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]\n"
-                     "  eval    word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE\n\n"
-                     "`recur seq2seq COMMAND --help` lists each command's options and defaults.\n");
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "train"))
-        return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "decode"))
-        return cmd_decode(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur seq2seq: unknown command '%s' (try recur seq2seq --help)\n", argv[1]);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", cmd_train, "train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]"},
+        {"decode", cmd_decode, "one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]"},
+        {"eval", cmd_eval, "word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur seq2seq",
+                        "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)",
+                        cmds, argc, argv);
 }
