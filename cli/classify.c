@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cli_fail.h"
+#include "commands.h"
 #include "classify.h"
 
 int cli_classify(int argc, char **argv);
@@ -341,34 +342,15 @@ done:
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: recur classify COMMAND [OPTIONS] [ARGS]\n\n"
-                 "sentence classification with a (bidirectional) recurrent network (see docs/classify.md)\n\n"
-                 "commands:\n"
-                 "  train    train a classifier: recur classify train TRAIN DEV [TEST]\n"
-                 "  predict  label each line: recur classify predict MODEL [FILE|-]\n"
-                 "  eval     accuracy, per-class P/R/F1, confusion: recur classify eval MODEL FILE\n\n"
-                 "`recur classify COMMAND --help` lists each command's options and defaults.\n");
-}
-
 int cli_classify(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *c = argv[1];
-    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(c, "train"))
-        return classify_cmd_train(argc - 1, argv + 1);
-    if (!strcmp(c, "predict"))
-        return cmd_predict(argc - 1, argv + 1);
-    if (!strcmp(c, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur classify: unknown command '%s' (try recur classify --help)\n", c);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", classify_cmd_train, "train a classifier: recur classify train TRAIN DEV [TEST]"},
+        {"predict", cmd_predict, "label each line: recur classify predict MODEL [FILE|-]"},
+        {"eval", cmd_eval, "accuracy, per-class P/R/F1, confusion: recur classify eval MODEL FILE"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur classify",
+                        "sentence classification with a (bidirectional) recurrent network (see docs/classify.md)", cmds,
+                        argc, argv);
 }

@@ -364,50 +364,35 @@ done:
 
 static const char *const RESUMABLE[] = {NULL};
 
+static void defaults_any(void *o) { defaults(o); }
+static void table_any(void *o, cli_opt *t) { table(o, t); }
+static train_opts *common_any(void *o) { return &((cls_train_opts *)o)->train; }
+
 int classify_cmd_train(int argc, char **argv)
 {
-    cls_train_opts o;
-    defaults(&o);
-    cli_opt tab[64];
-    table(&o, tab);
-    const char *pos[3] = {NULL, NULL, NULL};
-    int npos;
-    int rc = cli_parse(CMD, "[OPTIONS] TRAIN DEV [TEST]\n\n"
+    static const char *const files[3] = {"train", "dev", "test"};
+    static const train_cmd cmd = {
+        .name = "recur classify train",
+        .usage = "[OPTIONS] TRAIN DEV [TEST]\n\n"
                             "Trains a sentence classifier on TRAIN, choosing the model by its accuracy\n"
                             "on DEV after each epoch; TEST (optional) is scored with the best model.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return cli_fail(CMD, "--resume and --force exclude each other");
-    json_t *stored = NULL;
-    if (o.train.resume) {
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.classify.train", path, sizeof path, &stored, &err))
-            return cli_fail(CMD, "--resume: %s", err.msg);
-        cls_train_opts s;
-        defaults(&s);
-        cli_opt stab[64];
-        table(&s, stab);
-        if (train_settings_resume(CMD, path, json_object_get(stored, "options"), tab, stab, RESUMABLE)) {
-            json_decref(stored);
-            return 1;
-        }
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "dev", "test"};
-            train_stored_files(stored, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        json_decref(stored);
-        fprintf(stderr, "%s: needs a training file and a development file (try %s --help)\n", CMD, CMD);
-        return 2;
-    }
-    rc = run(&o, pos);
+        .record = "recur.classify.train",
+        .file_names = files,
+        .second_file = "development",
+        .resumable = RESUMABLE,
+        .opts_size = sizeof(cls_train_opts),
+        .defaults = defaults_any,
+        .table = table_any,
+        .common = common_any,
+    };
+    cls_train_opts o;
+    defaults(&o);
+    const char *pos[3];
+    int npos;
+    json_t *stored;
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0)
+        rc = run(&o, pos);
     json_decref(stored);
     return rc;
 }

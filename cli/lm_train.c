@@ -479,18 +479,27 @@ static int read_text(const char *path, lm_text *x)
     return 0;
 }
 
-static int cmd_train(int argc, char **argv, json_t **stored);
+static void defaults_any(void *o) { lm_train_defaults(o); }
+static void table_any(void *o, cli_opt *t) { train_table(o, t); }
+static train_opts *common_any(void *o) { return &((lm_train_opts *)o)->train; }
 
 int lm_cmd_train(int argc, char **argv)
 {
-    json_t *stored = NULL; /* the resumed run's settings point into it */
-    int rc = cmd_train(argc, argv, &stored);
-    json_decref(stored);
-    return rc;
-}
-
-static int cmd_train(int argc, char **argv, json_t **stored)
-{
+    static const char *const files[3] = {"train", "valid", "test"};
+    static const train_cmd cmd = {
+        .name = "recur lm train",
+        .usage = "[OPTIONS] TRAIN VALID [TEST]\n\n"
+                 "Trains a language model on the text file TRAIN, validating on VALID after\n"
+                 "each epoch; TEST (optional) is scored with the best model at the end.",
+        .record = "recur.lm.train",
+        .file_names = files,
+        .second_file = "validation",
+        .resumable = LM_RESUMABLE,
+        .opts_size = sizeof(lm_train_opts),
+        .defaults = defaults_any,
+        .table = table_any,
+        .common = common_any,
+    };
     lm_train_opts o;
     lm_train_defaults(&o);
     /* a preset first, so that the options given override it */
@@ -506,58 +515,23 @@ static int cmd_train(int argc, char **argv, json_t **stored)
             return 2;
         }
     }
-    cli_opt tab[64];
-    train_table(&o, tab);
     const char *pos[3];
     int npos;
-    int rc = cli_parse(CMD, "[OPTIONS] TRAIN VALID [TEST]\n\n"
-                            "Trains a language model on the text file TRAIN, validating on VALID after\n"
-                            "each epoch; TEST (optional) is scored with the best model at the end.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return cli_fail(CMD, "--resume and --force exclude each other");
-    if (o.train.resume) {
-        /* the stored run's settings, then the options a resumed run may change */
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.lm.train", path, sizeof path, stored, &err))
-            return cli_fail(CMD, "--resume: %s", err.msg);
-        json_t *j = *stored;
-        lm_train_opts s;
-        lm_train_defaults(&s);
-        cli_opt stab[64];
-        train_table(&s, stab);
-        if (train_settings_resume(CMD, path, json_object_get(j, "options"), tab, stab,
-                                  LM_RESUMABLE))
-            return 1;
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "valid", "test"};
-            train_stored_files(j, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        fprintf(stderr, "%s: needs a training file and a validation file (try %s --help)\n", CMD,
-                CMD);
-        return 2;
-    }
-    o.train_path = pos[0];
-    o.valid_path = pos[1];
-    o.test_path = npos > 2 ? pos[2] : "";
-    lm_text train = {0}, valid = {0}, test = {0};
-    if (read_text(pos[0], &train) || read_text(pos[1], &valid) ||
-        (npos > 2 && read_text(pos[2], &test))) {
+    json_t *stored; /* the resumed run's settings point into it */
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0) {
+        o.train_path = pos[0];
+        o.valid_path = pos[1];
+        o.test_path = npos > 2 ? pos[2] : "";
+        lm_text train = {0}, valid = {0}, test = {0};
+        if (read_text(pos[0], &train) || read_text(pos[1], &valid) || (npos > 2 && read_text(pos[2], &test)))
+            rc = 1;
+        else
+            rc = lm_train_texts(&o, &train, &valid, npos > 2 ? &test : NULL);
         free(train.text);
         free(valid.text);
-        return 1;
+        free(test.text);
     }
-    rc = lm_train_texts(&o, &train, &valid, npos > 2 ? &test : NULL);
-    free(train.text);
-    free(valid.text);
-    free(test.text);
+    json_decref(stored);
     return rc;
 }

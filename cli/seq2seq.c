@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "cli_fail.h"
+#include "commands.h"
 #include "recur_seq2seq.h"
 #include "train_options.h"
 
@@ -353,57 +354,39 @@ done:
     return rc;
 }
 
+static void train_defaults_any(void *o) { train_defaults(o); }
+static void train_table_any(void *o, cli_opt *t) { train_table(o, t); }
+static train_opts *train_common_any(void *o) { return &((s2s_train_opts *)o)->train; }
+
 static int cmd_train(int argc, char **argv)
 {
-    s2s_train_opts o;
-    train_defaults(&o);
-    cli_opt tab[96];
-    train_table(&o, tab);
-    const char *pos[3];
-    int npos;
-    cmd_name = "recur seq2seq train";
-    int rc = cli_parse(cmd_name, "[OPTIONS] TRAIN DEV [TEST]\n\n"
+    static const char *const files[3] = {"train", "dev", "test"};
+    static const train_cmd cmd = {
+        .name = "recur seq2seq train",
+        .usage = "[OPTIONS] TRAIN DEV [TEST]\n\n"
                                  "Trains an encoder-decoder on pairs source<TAB>target (one a line; further\n"
                                  "tab-separated targets or lines with the same source are further references),\n"
                                  "early stopping on DEV's word error rate; TEST is scored with the best model.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return cli_fail(cmd_name, "--resume and --force exclude each other");
-    json_t *stored = NULL;
-    if (o.train.resume) {
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.seq2seq.train", path, sizeof path, &stored, &err))
-            return cli_fail(cmd_name, "--resume: %s", err.msg);
-        s2s_train_opts s;
-        train_defaults(&s);
-        cli_opt stab[96];
-        train_table(&s, stab);
-        if (train_settings_resume(cmd_name, path, json_object_get(stored, "options"), tab, stab,
-                                  S2S_RESUMABLE)) {
-            json_decref(stored);
-            return 1;
-        }
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "dev", "test"};
-            train_stored_files(stored, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        json_decref(stored);
-        fprintf(stderr, "%s: needs a training file and a development file (try --help)\n", cmd_name);
-        return 2;
-    }
-    if (o.test.nbest > o.test.beam) {
-        json_decref(stored);
-        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", o.test.nbest, o.test.beam);
-    }
-    rc = run_train(&o, pos[0], pos[1], npos > 2 ? pos[2] : NULL);
+        .record = "recur.seq2seq.train",
+        .file_names = files,
+        .second_file = "development",
+        .resumable = S2S_RESUMABLE,
+        .opts_size = sizeof(s2s_train_opts),
+        .defaults = train_defaults_any,
+        .table = train_table_any,
+        .common = train_common_any,
+    };
+    cmd_name = cmd.name;
+    s2s_train_opts o;
+    train_defaults(&o);
+    const char *pos[3];
+    int npos;
+    json_t *stored;
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0 && o.test.nbest > o.test.beam)
+        rc = cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", o.test.nbest, o.test.beam);
+    if (rc < 0)
+        rc = run_train(&o, pos[0], pos[1], npos > 2 ? pos[2] : NULL);
     json_decref(stored);
     return rc;
 }
@@ -609,23 +592,13 @@ static int cmd_eval(int argc, char **argv)
 
 int cli_seq2seq(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: recur seq2seq COMMAND [OPTIONS] [ARGS]\n\n"
-                     "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)\n\n"
-                     "commands:\n"
-                     "  train   train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]\n"
-                     "  decode  one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]\n"
-                     "  eval    word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE\n\n"
-                     "`recur seq2seq COMMAND --help` lists each command's options and defaults.\n");
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "train"))
-        return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "decode"))
-        return cmd_decode(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur seq2seq: unknown command '%s' (try recur seq2seq --help)\n", argv[1]);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", cmd_train, "train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]"},
+        {"decode", cmd_decode, "one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]"},
+        {"eval", cmd_eval, "word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur seq2seq",
+                        "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)",
+                        cmds, argc, argv);
 }

@@ -480,6 +480,9 @@ typedef struct recur_train_state {
     int64_t epoch;
     int64_t position;     /* data position inside the epoch (caller's meaning) */
     recur_schedule schedule;
+    /* the best validation so far as a loss, lower better: the decisive
+     * metric itself (perplexity, loss, error rate), or its negation when
+     * higher is better (accuracy, F1); +inf before the first evaluation */
     double best_val;
 } recur_train_state;
 
