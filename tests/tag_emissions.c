@@ -100,8 +100,12 @@ int main(int argc, char **argv)
         else
             printf("null");
         printf(", \"labels\": [");
-        for (int t = 0; t < T; t++)
-            printf("%s\"%s\"", t ? ", " : "", recur_vocab_token(v.labels, best[off[b] + t]));
+        for (int t = 0; t < T; t++) {
+            printf("%s\"", t ? ", " : "");
+            for (const char *c = recur_vocab_token(v.labels, best[off[b] + t]); *c; c++)
+                printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c); /* a JSON string */
+            putchar('"');
+        }
         printf("]}\n");
     }
     free(sents);

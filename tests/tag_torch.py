@@ -27,10 +27,12 @@ followed by I-/E- of its type, I-/E- after anything else, a sentence that
 starts with I-/E- or ends with B-/I-.
 
 Compared: every emission within 1e-5 (|a - b| <= 1e-5 (1 + |b|)), the best
-path's score within 1e-5 relative, recur's labels against PyTorch's path
-(IOBES), and the CLI's tags against that path written in the training
-file's scheme, on every word; a differing label is accepted only where
-PyTorch's scores of both paths are within 1e-6 of each other (a tie).
+path's score within 1e-5 relative (recur prints float32 emissions to 9
+digits and sums the path in double), and on every word recur's labels and
+the CLI's tags (read back into IOBES as conlleval reads chunks) against
+PyTorch's path; a differing sequence is accepted only as a tie (PyTorch
+scores both within 1e-6).  A checkpoint PyTorch cannot load, a gate order,
+a direction, a lookup rule or a CRF constraint of its own fails the check.
 """
 import json
 import sys
@@ -221,6 +223,7 @@ def main():
                  (len(text), len(got), len(pred)))
     worst = worst_score = 0.0
     tokens = ties = 0
+    wrong = []
     for n, (ws, e, g, p) in enumerate(zip(text, emits, got, pred), 1):
         r = torch.tensor(g["emit"], dtype=torch.float64)
         if r.shape != e.shape:
@@ -236,20 +239,26 @@ def main():
             if theirs == mine:
                 continue
             # accepted only as a tie: recur's path scores (in PyTorch) as high as PyTorch's
+            if not set(theirs) <= set(labels):
+                wrong.append("sentence %d: %s says %s: not the tagger's labels" % (n, what, " ".join(theirs)))
+                continue
             ids = [labels.index(t) for t in theirs]
             if net.crf is not None:
                 gap = path_score(e, best, trans, start, end) - path_score(e, ids, trans, start, end)
             else:
                 gap = max(float(e[t, best[t]] - e[t, ids[t]]) for t in range(len(ids)))
             if gap > 1e-6:
-                sys.exit("tag_torch: sentence %d (%s): %s says %s, PyTorch %s" %
-                         (n, " ".join(ws), what, " ".join(theirs), " ".join(mine)))
-            ties += 1
+                wrong.append("sentence %d (%s): %s says %s, PyTorch %s" %
+                             (n, " ".join(ws), what, " ".join(theirs), " ".join(mine)))
+            else:
+                ties += 1
         tokens += len(ws)
-    print("tag_torch: %s (%s, %s, %s): %d sentences, %d words: tags equal%s; worst emission "
-          "difference %.1e, worst path score difference %.1e" %
+    print("tag_torch: %s (%s, %s, %s): %d sentences, %d words, %d differing tag sequences%s; worst "
+          "emission difference %.1e, worst path score difference %.1e" %
           (model, scheme, cfg["cell"], "crf" if net.crf is not None else "softmax", len(text), tokens,
-           " (%d ties)" % ties if ties else "", worst, worst_score))
+           len(wrong), " (and %d ties)" % ties if ties else "", worst, worst_score))
+    if wrong:
+        sys.exit("tag_torch: " + "\ntag_torch: ".join(wrong[:3]))
     if not worst <= TOL:
         sys.exit("tag_torch: worst emission difference %.2e above %.0e" % (worst, TOL))
     if not worst_score <= TOL:
