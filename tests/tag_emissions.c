@@ -37,6 +37,8 @@ int main(int argc, char **argv)
         return fail("cannot open the sentences");
     size_t len = fread(text, 1, sizeof text - 1, f);
     fclose(f);
+    if (len == sizeof text - 1)
+        return fail("the sentences are over 1 MiB");
     text[len] = '\0';
     static const char *words[MAX_WORDS];
     static int64_t off[MAX_WORDS];
