@@ -49,13 +49,15 @@ CLI_SRC   := $(sort $(wildcard cli/*.c))
 CLI_OBJ   := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# programs the PyTorch checks (tests/*_check.sh) run: not tests themselves
+TEST_TOOLS := $(BUILD)/tests/tag_emissions
 EX_SRC    := $(sort $(wildcard examples/*.c))
 EXAMPLES  := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED := $(BUILD)/librecur.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/librecur.so
-all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(EXAMPLES) $(BENCHES)
+all: $(BUILD)/librecur.a $(SHARED) $(BUILD)/recur $(TESTS) $(TEST_TOOLS) $(EXAMPLES) $(BENCHES)
 
 # parallel.c alone differs with MPI: rebuilt when MPI changes
 $(BUILD)/mpi-$(MPI).flag:
