@@ -201,9 +201,22 @@ static void test_beam1_is_greedy(void **state)
         recur_s2s_decode_config_default(&dc);
         dc.max_len_ratio = 1.5;
         dc.max_len_extra = 2;
-        recur_s2s_result g[4], b[4];
+        recur_s2s_result g[4], b[4], g8[8];
         decode_with(s, src, SRC_LEN, 4, 1, 0, &dc, g);
         decode_with(s, src, SRC_LEN, 4, 1, 1, &dc, b);
+        /* 8 rows: the decoder's weights packed once (5 rows or more), the
+         * same words as 4 rows that multiply them in place */
+        const int32_t *src8[8];
+        int len8[8];
+        for (int i = 0; i < 8; i++) {
+            src8[i] = SRC[(i + 1) % 4];
+            len8[i] = SRC_LEN[(i + 1) % 4];
+        }
+        decode_with(s, src8, len8, 8, 1, 0, &dc, g8);
+        for (int i = 0; i < 8; i++) {
+            same_result(&g8[i], &g[(i + 1) % 4], 1e-4);
+            recur_s2s_result_clear(&g8[i]);
+        }
         int total = 0;
         for (int i = 0; i < 4; i++) {
             same_result(&g[i], &b[i], 1e-9);

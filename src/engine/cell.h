@@ -34,6 +34,7 @@ typedef struct dir_buf {
     const recur_real *in_table; /* (V, G*H) e_v W_ih^T per token, or NULL: multiply (layer 0, inference) */
     const int32_t *in_tok;      /* (T, B) token per row of x when in_table is set, -1: none */
     int packed;        /* 1 while the pass running uses wpack */
+    int wpack_ready;   /* wpack already holds this layer's forward packing (run_freeze_recurrent) */
 } dir_buf;
 
 /* The forward pass packs W_hh^T when there are rows enough to pay for it

@@ -134,7 +134,7 @@ void gru_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
 #ifndef RECUR_DOUBLE
     const int H = m->cfg.rnn.hidden_size;
     s->packed = pack_forward(s, B);
-    if (s->packed)
+    if (s->packed && !s->wpack_ready)
         cell_pack_gates(m->params + p->w_hh, 3, H, H, s->wpack);
 #endif
     gru_job j = {m, p, s, T, B, len};

@@ -113,7 +113,7 @@ void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T,
 #ifndef RECUR_DOUBLE
     const int H = m->cfg.rnn.hidden_size;
     s->packed = pack_forward(s, B);
-    if (s->packed) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
+    if (s->packed && !s->wpack_ready) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
         cell_pack_gates(m->params + p->w_hh, 4, H, m->state, s->wpack);
 #endif
     lstm_job j = {m, p, s, T, B, len};

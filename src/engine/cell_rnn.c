@@ -65,7 +65,7 @@ void rnn_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T, 
     cell_input_projection(m, p, s, T, B, s->hs + (size_t)B * H);
 #ifndef RECUR_DOUBLE
     s->packed = pack_forward(s, B);
-    if (s->packed)
+    if (s->packed && !s->wpack_ready)
         cell_pack_gates(m->params + p->w_hh, 1, H, H, s->wpack);
 #endif
     rnn_job j = {m, p, s, T, B, len};

@@ -86,6 +86,15 @@ recur_status model_create_parts(recur_model **out, const recur_model_config *cfg
  * (per-sentence scoring, src/tasks/lm/score_lines.c). */
 const double *recur_run_row_lse(const recur_run *r);
 
+/* For inference with weights that stay fixed, like
+ * recur_run_cache_input_projection: on = 1 packs every layer's W_hh for the
+ * forward product once (the float AVX-512 kernel; nothing without it), and
+ * forward passes with training = 0 use that packing instead of packing at
+ * every pass (a pass of one step, as in decoding, packed as many weights as
+ * it multiplied).  The results are identical.  The weights must not change
+ * while it is on: call it again after a change, or with on = 0 to free it. */
+recur_status run_freeze_recurrent(recur_run *r, int on);
+
 /* ---- optimiser internals needed by checkpoints ---- */
 struct recur_optim {
     recur_optim_config cfg;

@@ -44,6 +44,7 @@ struct recur_run {
     recur_real *wpack[2];                     /* packed W_hh of the layer running, per direction (gemm.h) */
     recur_real *in_table[2];                  /* (V, G) layer 0's e_v W_ih^T per direction, or NULL */
     int32_t *tok_rev;                         /* (T, B) tokens reversed within lengths, with in_table */
+    recur_real *wfrozen[RECUR_MAX_LAYERS][2]; /* forward-packed W_hh per layer-direction (run_freeze_recurrent), or NULL */
     int has_targets;
     int share_first, share_total; /* the batch is streams [first, first + B) of share_total; 0: all */
     int64_t count;
@@ -216,6 +217,9 @@ void recur_run_free(recur_run *r)
                 run_free(bufs[i]);
         }
     }
+    for (int l = 0; l < RECUR_MAX_LAYERS; l++)
+        for (int d = 0; d < 2; d++)
+            run_free(r->wfrozen[l][d]);
     void *rest[] = {r->len, r->tokens, r->targets, r->dec_in, r->dec_mask, r->logits, r->dlogits, r->lse, r->rowmax,
                     r->dout, r->dout_prev, r->din, r->hn, r->cn, r->dh0, r->dc0, r->d_inputs, r->wpack[0], r->wpack[1],
                     r->in_table[0], r->in_table[1], r->tok_rev};
@@ -252,6 +256,30 @@ recur_status recur_run_cache_input_projection(recur_run *r, int on)
 nomem:
     recur_run_cache_input_projection(r, 0);
     return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "cache input projection: out of memory for %d x %d values", V, G);
+}
+
+recur_status run_freeze_recurrent(recur_run *r, int on)
+{
+    for (int l = 0; l < RECUR_MAX_LAYERS; l++)
+        for (int d = 0; d < 2; d++) {
+            run_free(r->wfrozen[l][d]);
+            r->wfrozen[l][d] = NULL;
+        }
+    if (!on || !r->wpack[0])
+        return RECUR_OK; /* no packed kernel: nothing to keep */
+#ifndef RECUR_DOUBLE
+    const recur_model *m = r->m;
+    const int L = m->cfg.rnn.num_layers, H = m->cfg.rnn.hidden_size, R = m->state;
+    for (int l = 0; l < L; l++)
+        for (int d = 0; d < m->dirs; d++) {
+            if (!(r->wfrozen[l][d] = run_alloc((size_t)m->gates * gemm_packed_size(H, R), sizeof(recur_real)))) {
+                run_freeze_recurrent(r, 0);
+                return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "freeze: out of memory for the packed weights");
+            }
+            cell_pack_gates(m->params + m->cells[l][d].w_hh, m->gates, H, R, r->wfrozen[l][d]);
+        }
+#endif
+    return RECUR_OK;
 }
 
 const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
@@ -459,7 +487,17 @@ static void dir_forward(recur_run *r, const recur_batch *bt, int l, int d)
         else
             memset(s->cs, 0, (size_t)B * H * sizeof(recur_real));
     }
+    /* weights frozen for inference: W_hh packed once, not at every pass */
+    const int frozen = !r->training && s->wpack && r->wfrozen[l][d];
+    if (frozen) {
+        s->wpack = r->wfrozen[l][d];
+        s->wpack_ready = 1;
+    }
     cell_forward(m, &m->cells[l][d], s, T, B, r->len);
+    if (frozen) {
+        s->wpack = r->wpack[d];
+        s->wpack_ready = 0;
+    }
     /* outputs: hs[t+1] in this direction's time, zero past the length */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {

@@ -9,78 +9,186 @@
 #include <string.h>
 
 #include "engine/model_internal.h"
+#include "engine/simd.h"
+#include "engine/threads.h"
 #include "tasks/seq2seq/s2s_internal.h"
+
+/* dot and axpy on 16-byte vectors (GCC and Clang lower them to the
+ * target's), not one running sum that would stay scalar */
+typedef recur_real vpart __attribute__((vector_size(16)));
+#define VLANES ((int)(sizeof(vpart) / sizeof(recur_real)))
+
+static inline vpart vload(const recur_real *p)
+{
+    vpart v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 static recur_real dot(const recur_real *a, const recur_real *b, int n)
 {
+    vpart a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int i = 0;
+    for (; i + 4 * VLANES <= n; i += 4 * VLANES) {
+        a0 += vload(a + i) * vload(b + i);
+        a1 += vload(a + i + VLANES) * vload(b + i + VLANES);
+        a2 += vload(a + i + 2 * VLANES) * vload(b + i + 2 * VLANES);
+        a3 += vload(a + i + 3 * VLANES) * vload(b + i + 3 * VLANES);
+    }
+    vpart t = (a0 + a1) + (a2 + a3);
     recur_real s = 0;
-    for (int i = 0; i < n; i++)
+    for (int j = 0; j < VLANES; j++)
+        s += t[j];
+    for (; i < n; i++)
         s += a[i] * b[i];
     return s;
 }
 
 static void axpy(recur_real a, const recur_real *x, recur_real *y, int n)
 {
-    for (int i = 0; i < n; i++)
+    int i = 0;
+    for (; i + VLANES <= n; i += VLANES) {
+        vpart v = vload(y + i) + a * vload(x + i);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
         y[i] += a * x[i];
 }
 
 /* ---- attention ---- */
 
-void s2s_keys_compute(const recur_s2s *s, s2s_keys *k)
+void s2s_keys_compute(const recur_s2s *s, const s2s_packed *pk, s2s_keys *k)
 {
     const int SN = k->S * k->N;
     if (s->att == S2S_ATT_GENERAL)
-        recur_gemm(0, 1, SN, s->Hd, s->Ws, 1, k->E, s->Ws, s->att_w.w, s->Ws, 0, k->K, s->Hd);
+        s2s_product(pk, S2S_PK_KEYS, SN, s->Hd, s->Ws, k->E, s->Ws, s->att_w.w, s->Ws, 0, k->K, s->Hd);
     else if (s->att == S2S_ATT_ADDITIVE) {
         for (int i = 0; i < SN; i++)
             memcpy(k->K + (size_t)i * s->A, s->att_kb.w, (size_t)s->A * sizeof(recur_real));
-        recur_gemm(0, 1, SN, s->A, s->Ws, 1, k->E, s->Ws, s->att_k.w, s->Ws, 1, k->K, s->A);
+        s2s_product(pk, S2S_PK_KEYS, SN, s->A, s->Ws, k->E, s->Ws, s->att_k.w, s->Ws, 1, k->K, s->A);
     }
+}
+
+/* The attention's work shared by its threads: forward splits the query
+ * rows, backward the sources (the rows of a source add into its d_E, d_K in
+ * the order one thread would: the results do not depend on the threads). */
+typedef struct attend_job {
+    recur_s2s *s;
+    const s2s_keys *k;
+    int R;
+    const int32_t *row_src;
+    const recur_real *h, *alpha, *u, *d_ctx, *Q;
+    recur_real *alpha_out, *ctx, *u_out, *d_h, *d_E, *d_K, *d_Q;
+} attend_job;
+
+static void attend_row(const attend_job *j, int r)
+{
+    const recur_s2s *s = j->s;
+    const s2s_keys *k = j->k;
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int n = j->row_src[r], L = k->src_len[n];
+    const recur_real *q = j->h + (size_t)r * Hd;
+    recur_real *al = j->alpha_out + (size_t)r * S;
+    recur_real mx = -INFINITY;
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        recur_real sc;
+        if (s->att == S2S_ATT_DOT)
+            sc = dot(q, k->E + at * Ws, Hd);
+        else if (s->att == S2S_ATT_GENERAL)
+            sc = dot(q, k->K + at * Hd, Hd);
+        else {
+            recur_real *ur = j->u_out + ((size_t)r * S + (size_t)i) * A;
+            const recur_real *kk = k->K + at * A, *qq = j->Q + (size_t)r * A;
+            for (int a = 0; a < A; a++)
+                ur[a] = R_TANH(qq[a] + kk[a]);
+            sc = dot(ur, s->att_v.w, A);
+        }
+        al[i] = sc;
+        if (sc > mx)
+            mx = sc;
+    }
+    recur_real sum = 0;
+    for (int i = 0; i < L; i++)
+        sum += al[i] = R_EXP(al[i] - mx);
+    for (int i = 0; i < L; i++)
+        al[i] /= sum;
+    for (int i = L; i < S; i++)
+        al[i] = 0;
+    recur_real *c = j->ctx + (size_t)r * Ws;
+    memset(c, 0, (size_t)Ws * sizeof *c);
+    for (int i = 0; i < L; i++)
+        axpy(al[i], k->E + ((size_t)i * N + (size_t)n) * Ws, c, Ws);
+}
+
+static void attend_forward_part(void *ctx, int tid, int nt)
+{
+    const attend_job *j = ctx;
+    int lo, hi;
+    par_split(j->R, tid, nt, 1, &lo, &hi);
+    for (int r = lo; r < hi; r++)
+        attend_row(j, r);
 }
 
 void s2s_attend_forward(const recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
                         const recur_real *h, recur_real *alpha, recur_real *ctx, recur_real *Q,
                         recur_real *u)
 {
-    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int A = s->A, Hd = s->Hd;
     if (s->att == S2S_ATT_ADDITIVE)
         recur_gemm(0, 1, R, A, Hd, 1, h, Hd, s->att_q.w, Hd, 0, Q, A);
-    for (int r = 0; r < R; r++) {
-        const int n = row_src[r], L = k->src_len[n];
-        const recur_real *q = h + (size_t)r * Hd;
-        recur_real *al = alpha + (size_t)r * S;
-        recur_real mx = -INFINITY;
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            recur_real sc;
-            if (s->att == S2S_ATT_DOT)
-                sc = dot(q, k->E + at * Ws, Hd);
-            else if (s->att == S2S_ATT_GENERAL)
-                sc = dot(q, k->K + at * Hd, Hd);
-            else {
-                recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
-                const recur_real *kk = k->K + at * A, *qq = Q + (size_t)r * A;
-                for (int a = 0; a < A; a++)
-                    ur[a] = R_TANH(qq[a] + kk[a]);
-                sc = dot(ur, s->att_v.w, A);
-            }
-            al[i] = sc;
-            if (sc > mx)
-                mx = sc;
-        }
-        recur_real sum = 0;
-        for (int i = 0; i < L; i++)
-            sum += al[i] = R_EXP(al[i] - mx);
-        for (int i = 0; i < L; i++)
-            al[i] /= sum;
-        for (int i = L; i < S; i++)
-            al[i] = 0;
-        recur_real *c = ctx + (size_t)r * Ws;
-        memset(c, 0, (size_t)Ws * sizeof *c);
-        for (int i = 0; i < L; i++)
-            axpy(al[i], k->E + ((size_t)i * N + (size_t)n) * Ws, c, Ws);
+    attend_job j = {(recur_s2s *)s, k, R, row_src, h, NULL, NULL, NULL, Q,
+                    alpha, ctx, u, NULL, NULL, NULL, NULL};
+    par_run_work((double)R * k->S * (s->Ws + Hd), attend_forward_part, &j);
+}
+
+static void attend_backward_row(const attend_job *j, int r)
+{
+    recur_s2s *s = j->s;
+    const s2s_keys *k = j->k;
+    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    recur_real ds[4096];
+    const int n = j->row_src[r], L = k->src_len[n];
+    const recur_real *q = j->h + (size_t)r * Hd, *al = j->alpha + (size_t)r * S;
+    const recur_real *dc = j->d_ctx + (size_t)r * Ws;
+    recur_real *dh = j->d_h + (size_t)r * Hd, *d_E = j->d_E, *d_K = j->d_K;
+    recur_real mean = 0;
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        ds[i] = dot(dc, k->E + at * Ws, Ws);
+        mean += al[i] * ds[i];
+        axpy(al[i], dc, d_E + at * Ws, Ws);
     }
+    for (int i = 0; i < L; i++) {
+        const size_t at = (size_t)i * N + (size_t)n;
+        const recur_real g = al[i] * (ds[i] - mean);
+        if (s->att == S2S_ATT_DOT) {
+            axpy(g, k->E + at * Ws, dh, Hd);
+            axpy(g, q, d_E + at * Ws, Ws);
+        } else if (s->att == S2S_ATT_GENERAL) {
+            axpy(g, k->K + at * Hd, dh, Hd);
+            axpy(g, q, d_K + at * Hd, Hd);
+        } else {
+            const recur_real *ur = j->u + ((size_t)r * S + (size_t)i) * A;
+            recur_real *dq = j->d_Q + (size_t)r * A, *dk = d_K + at * A;
+            for (int a = 0; a < A; a++) {
+                s->att_v.g[a] += g * ur[a];
+                const recur_real t = g * s->att_v.w[a] * (1 - ur[a] * ur[a]);
+                dq[a] += t;
+                dk[a] += t;
+            }
+        }
+    }
+}
+
+static void attend_backward_part(void *ctx, int tid, int nt)
+{
+    const attend_job *j = ctx;
+    int lo, hi;
+    par_split(j->k->N, tid, nt, 1, &lo, &hi);
+    for (int r = 0; r < j->R; r++)
+        if (j->row_src[r] >= lo && j->row_src[r] < hi)
+            attend_backward_row(j, r);
 }
 
 void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
@@ -88,43 +196,15 @@ void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *
                          const recur_real *d_ctx, recur_real *d_h, recur_real *d_E,
                          recur_real *d_K, recur_real *d_Q)
 {
-    const int S = k->S, N = k->N, Ws = s->Ws, Hd = s->Hd, A = s->A;
+    const int Hd = s->Hd, A = s->A;
     if (s->att == S2S_ATT_ADDITIVE)
         memset(d_Q, 0, (size_t)R * (size_t)A * sizeof *d_Q);
-    recur_real ds[4096];
-    for (int r = 0; r < R; r++) {
-        const int n = row_src[r], L = k->src_len[n];
-        const recur_real *q = h + (size_t)r * Hd, *al = alpha + (size_t)r * S;
-        const recur_real *dc = d_ctx + (size_t)r * Ws;
-        recur_real *dh = d_h + (size_t)r * Hd;
-        recur_real mean = 0;
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            ds[i] = dot(dc, k->E + at * Ws, Ws);
-            mean += al[i] * ds[i];
-            axpy(al[i], dc, d_E + at * Ws, Ws);
-        }
-        for (int i = 0; i < L; i++) {
-            const size_t at = (size_t)i * N + (size_t)n;
-            const recur_real g = al[i] * (ds[i] - mean);
-            if (s->att == S2S_ATT_DOT) {
-                axpy(g, k->E + at * Ws, dh, Hd);
-                axpy(g, q, d_E + at * Ws, Ws);
-            } else if (s->att == S2S_ATT_GENERAL) {
-                axpy(g, k->K + at * Hd, dh, Hd);
-                axpy(g, q, d_K + at * Hd, Hd);
-            } else {
-                const recur_real *ur = u + ((size_t)r * S + (size_t)i) * A;
-                recur_real *dq = d_Q + (size_t)r * A, *dk = d_K + at * A;
-                for (int a = 0; a < A; a++) {
-                    s->att_v.g[a] += g * ur[a];
-                    const recur_real t = g * s->att_v.w[a] * (1 - ur[a] * ur[a]);
-                    dq[a] += t;
-                    dk[a] += t;
-                }
-            }
-        }
-    }
+    attend_job j = {s, k, R, row_src, h, alpha, u, d_ctx, NULL,
+                    NULL, NULL, NULL, d_h, d_E, d_K, d_Q};
+    if (s->att == S2S_ATT_ADDITIVE) /* every row adds into the gradient of v */
+        attend_backward_part(&j, 0, 1);
+    else
+        par_run_work((double)R * k->S * (2 * s->Ws + 2 * Hd), attend_backward_part, &j);
     if (s->att == S2S_ATT_ADDITIVE) {
         recur_gemm(1, 0, A, Hd, R, 1, d_Q, A, h, Hd, 1, s->att_q.g, Hd);
         recur_gemm(0, 0, R, Hd, A, 1, d_Q, A, s->att_q.w, Hd, 1, d_h, Hd);
@@ -147,25 +227,23 @@ void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, r
 
 /* ---- the attentional vector ---- */
 
-void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
-                         recur_real *cat, recur_real *att)
+/* W_c [ctx; h] as W_c[:, :Ws] ctx + W_c[:, Ws:] h: two products on the
+ * column blocks of W_c, no concatenated copy */
+void s2s_combine_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *ctx,
+                         const recur_real *h, recur_real *att)
 {
     const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
     if (s->att == S2S_ATT_NONE) {
         memcpy(att, h, (size_t)R * Hd * sizeof *att);
         return;
     }
-    for (int r = 0; r < R; r++) {
-        memcpy(cat + (size_t)r * C, ctx + (size_t)r * Ws, (size_t)Ws * sizeof *cat);
-        memcpy(cat + (size_t)r * C + Ws, h + (size_t)r * Hd, (size_t)Hd * sizeof *cat);
-    }
-    recur_gemm(0, 1, R, Hd, C, 1, cat, C, s->comb_w.w, C, 0, att, Hd);
-    for (size_t i = 0; i < (size_t)R * Hd; i++)
-        att[i] = R_TANH(att[i]);
+    s2s_product(pk, S2S_PK_COMB_CTX, R, Hd, Ws, ctx, Ws, s->comb_w.w, C, 0, att, Hd);
+    s2s_product(pk, S2S_PK_COMB_H, R, Hd, Hd, h, Hd, s->comb_w.w + Ws, C, 1, att, Hd);
+    vec_tanh(att, att, (size_t)R * Hd);
 }
 
-void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,
-                          const recur_real *d_att, recur_real *d_pre, recur_real *d_cat,
+void s2s_combine_backward(recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
+                          const recur_real *att, const recur_real *d_att, recur_real *d_pre,
                           recur_real *d_ctx, recur_real *d_h)
 {
     const int Ws = s->Ws, Hd = s->Hd, C = Ws + Hd;
@@ -175,12 +253,10 @@ void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recu
     }
     for (size_t i = 0; i < (size_t)R * Hd; i++)
         d_pre[i] = d_att[i] * (1 - att[i] * att[i]);
-    recur_gemm(1, 0, Hd, C, R, 1, d_pre, Hd, cat, C, 1, s->comb_w.g, C);
-    recur_gemm(0, 0, R, C, Hd, 1, d_pre, Hd, s->comb_w.w, C, 0, d_cat, C);
-    for (int r = 0; r < R; r++) {
-        memcpy(d_ctx + (size_t)r * Ws, d_cat + (size_t)r * C, (size_t)Ws * sizeof *d_ctx);
-        axpy(1, d_cat + (size_t)r * C + Ws, d_h + (size_t)r * Hd, Hd);
-    }
+    recur_gemm(1, 0, Hd, Ws, R, 1, d_pre, Hd, ctx, Ws, 1, s->comb_w.g, C);
+    recur_gemm(1, 0, Hd, Hd, R, 1, d_pre, Hd, h, Hd, 1, s->comb_w.g + Ws, C);
+    recur_gemm(0, 0, R, Ws, Hd, 1, d_pre, Hd, s->comb_w.w, C, 0, d_ctx, Ws);
+    recur_gemm(0, 0, R, Hd, Hd, 1, d_pre, Hd, s->comb_w.w + Ws, C, 1, d_h, Hd);
 }
 
 /* ---- the bridge ---- */
@@ -217,7 +293,7 @@ static void scatter_add(const recur_s2s *s, int N, const recur_real *dx, recur_r
     }
 }
 
-int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
+int s2s_bridge_forward(const recur_s2s *s, const s2s_packed *pk, int N, const recur_real *hn, const recur_real *cn,
                        recur_real *x, recur_real *h0, recur_real *c0)
 {
     if (s->bridge == S2S_BRIDGE_ZERO)
@@ -232,14 +308,13 @@ int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const re
     gather(s, N, hn, x);
     for (int r = 0; r < rows; r++)
         memcpy(h0 + (size_t)r * s->Hd, s->bridge_b.w, (size_t)s->Hd * sizeof *h0);
-    recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_w.w, s->Ws, 1, h0, s->Hd);
-    for (size_t i = 0; i < (size_t)rows * s->Hd; i++)
-        h0[i] = R_TANH(h0[i]);
+    s2s_product(pk, S2S_PK_BRIDGE, rows, s->Hd, s->Ws, x, s->Ws, s->bridge_w.w, s->Ws, 1, h0, s->Hd);
+    vec_tanh(h0, h0, (size_t)rows * s->Hd);
     if (s->lstm) {
         gather(s, N, cn, x);
         for (int r = 0; r < rows; r++)
             memcpy(c0 + (size_t)r * s->Hd, s->bridge_cb.w, (size_t)s->Hd * sizeof *c0);
-        recur_gemm(0, 1, rows, s->Hd, s->Ws, 1, x, s->Ws, s->bridge_cw.w, s->Ws, 1, c0, s->Hd);
+        s2s_product(pk, S2S_PK_BRIDGE_C, rows, s->Hd, s->Ws, x, s->Ws, s->bridge_cw.w, s->Ws, 1, c0, s->Hd);
     }
     return 1;
 }
@@ -285,9 +360,10 @@ void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_
 
 /* ---- the output layer ---- */
 
-void s2s_output_forward(const recur_s2s *s, int R, const recur_real *att, recur_real *logits)
+void s2s_output_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *att,
+                        recur_real *logits)
 {
     for (int r = 0; r < R; r++)
         memcpy(logits + (size_t)r * s->V, s->out_b.w, (size_t)s->V * sizeof *logits);
-    recur_gemm(0, 1, R, s->V, s->Hd, 1, att, s->Hd, s->out_w.w, s->Hd, 1, logits, s->V);
+    s2s_product(pk, S2S_PK_OUT, R, s->V, s->Hd, att, s->Hd, s->out_w.w, s->Hd, 1, logits, s->V);
 }

@@ -18,15 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/model_internal.h"
 #include "tasks/seq2seq/s2s_internal.h"
 
 struct s2s_decoder {
     recur_s2s *s;
     int max_N, max_S, K, max_R;
     int force_beam; /* tests: the beam's code path with K = 1 */
+    int in_run;     /* the rows' states are the step run's hn, cn (greedy), not h, c */
     recur_run *enc, *step;
+    s2s_packed *pk; /* the layers' weights packed once, or NULL */
     int32_t *src, *src_len, *row_src, *tok, *step_len, *parent;
-    recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *cat, *att, *logits, *xin;
+    recur_real *h, *c, *h0, *c0, *bx, *Kk, *alpha, *ctx, *Q, *u, *att, *logits, *xin;
     recur_real *tmp;
 };
 
@@ -36,8 +39,9 @@ void s2s_decoder_free(s2s_decoder *d)
         return;
     recur_run_free(d->enc);
     recur_run_free(d->step);
+    s2s_packed_free(d->pk);
     void *p[] = {d->src, d->src_len, d->row_src, d->tok, d->step_len, d->parent, d->h, d->c,
-                 d->h0, d->c0, d->bx, d->Kk, d->alpha, d->ctx, d->Q, d->u, d->cat, d->att,
+                 d->h0, d->c0, d->bx, d->Kk, d->alpha, d->ctx, d->Q, d->u, d->att,
                  d->logits, d->xin, d->tmp};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
@@ -63,6 +67,23 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     recur_status st = recur_run_create(&d->enc, s->enc, max_S, max_N, err);
     if (!st)
         st = recur_run_create(&d->step, s->m, 1, (int)R, err);
+    /* the weights stay as they are while the decoder lives: products of
+     * them that every step repeats are made once.  The first layers' input
+     * products per token when the table is no larger than W_ih (a small
+     * vocabulary); the packed recurrent and layer weights when the batches
+     * have rows enough for the packed kernel (fewer read the weights in
+     * place) */
+    const int enc_rows = max_N >= 5, dec_rows = R >= 5;
+    if (!st && s->src->n <= s->cfg.source_embed && (st = recur_run_cache_input_projection(d->enc, 1)))
+        recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
+    if (!st && enc_rows && (st = run_freeze_recurrent(d->enc, 1)))
+        recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
+    if (!st && !s->feed && s->V <= s->E && (st = recur_run_cache_input_projection(d->step, 1)))
+        recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
+    if (!st && dec_rows && (st = run_freeze_recurrent(d->step, 1)))
+        recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
+    if (!st && dec_rows)
+        st = s2s_packed_create(&d->pk, s, err);
     if (st) {
         s2s_decoder_free(d);
         return st;
@@ -85,14 +106,13 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     d->ctx = calloc(R * Ws, sizeof *d->ctx);
     d->Q = calloc(R * A, sizeof *d->Q);
     d->u = s->att == S2S_ATT_ADDITIVE ? calloc(R * S * A, sizeof *d->u) : malloc(1);
-    d->cat = calloc(R * (Ws + Hd), sizeof *d->cat);
     d->att = calloc(R * Hd, sizeof *d->att);
     d->logits = calloc(R * (size_t)s->V, sizeof *d->logits);
     d->xin = calloc(R * ((size_t)s->E + Hd), sizeof *d->xin);
     d->tmp = calloc(Ld * R * Hd, sizeof *d->tmp);
     if (!d->src || !d->src_len || !d->row_src || !d->tok || !d->step_len || !d->parent || !d->h ||
         !d->c || !d->h0 || !d->c0 || !d->bx || !d->Kk || !d->alpha || !d->ctx || !d->Q || !d->u ||
-        !d->cat || !d->att || !d->logits || !d->xin || !d->tmp) {
+        !d->att || !d->logits || !d->xin || !d->tmp) {
         s2s_decoder_free(d);
         return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
     }
@@ -100,11 +120,12 @@ recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int 
     return RECUR_OK;
 }
 
-/* One decoder step of R rows from tokens d->tok and states d->h, d->c
- * (and the rows' last attentional vectors d->att when fed): leaves the new
- * states in d->h, d->c, the attentional vectors in d->att and the
- * log-softmax in d->logits. */
-static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, recur_error *err)
+/* One decoder step of R rows from tokens d->tok and states d->h, d->c or,
+ * with d->in_run, the step run's last ones (and the rows' last attentional
+ * vectors d->att when fed): leaves the new states in d->h, d->c (with
+ * keep_in_run, in the run: the greedy search's rows never move), the
+ * attentional vectors in d->att and the log-softmax in d->logits. */
+static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, int keep_in_run, recur_error *err)
 {
     recur_s2s *s = d->s;
     const int Hd = s->Hd, V = s->V;
@@ -121,20 +142,24 @@ static recur_status step_rows(s2s_decoder *d, const s2s_keys *k, int R, recur_er
     } else {
         rb.tokens = d->tok;
     }
-    rb.h0 = d->h;
-    rb.c0 = s->lstm ? d->c : NULL;
+    /* a forward reads its h0, c0 before it writes hn, cn */
+    rb.h0 = d->in_run ? recur_run_hn(d->step) : d->h;
+    rb.c0 = s->lstm ? d->in_run ? recur_run_cn(d->step) : d->c : NULL;
     recur_status st = recur_forward(d->step, &rb, 0, NULL, NULL);
     if (st)
         return recur_error_set(err, st, "decoder: %s", recur_run_errmsg(d->step));
-    const size_t n_state = (size_t)s->Ld * R * Hd;
-    memcpy(d->h, recur_run_hn(d->step), n_state * sizeof *d->h);
-    if (s->lstm)
-        memcpy(d->c, recur_run_cn(d->step), n_state * sizeof *d->c);
+    d->in_run = keep_in_run;
+    if (!keep_in_run) {
+        const size_t n_state = (size_t)s->Ld * R * Hd;
+        memcpy(d->h, recur_run_hn(d->step), n_state * sizeof *d->h);
+        if (s->lstm)
+            memcpy(d->c, recur_run_cn(d->step), n_state * sizeof *d->c);
+    }
     const recur_real *out = recur_run_outputs(d->step);
     if (s->att != S2S_ATT_NONE)
         s2s_attend_forward(s, k, R, d->row_src, out, d->alpha, d->ctx, d->Q, d->u);
-    s2s_combine_forward(s, R, d->ctx, out, d->cat, d->att);
-    s2s_output_forward(s, R, d->att, d->logits);
+    s2s_combine_forward(s, d->pk, R, d->ctx, out, d->att);
+    s2s_output_forward(s, d->pk, R, d->att, d->logits);
     for (int r = 0; r < R; r++) {
         recur_real *z = d->logits + (size_t)r * V;
         double mx = z[0], sum = 0;
@@ -252,7 +277,7 @@ static recur_status greedy(s2s_decoder *d, const s2s_keys *k, const int *len, in
     }
     int n_done = 0;
     for (int t = 0; n_done < N; t++) {
-        if ((st = step_rows(d, k, N, err)))
+        if ((st = step_rows(d, k, N, 1, err)))
             goto out;
         for (int n = 0; n < N; n++) {
             if (done[n])
@@ -310,6 +335,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
         res[n].hyps = NULL;
         res[n].n = 0;
     }
+    d->in_run = 0;
     recur_batch eb = {0};
     eb.T = S;
     eb.B = N;
@@ -319,9 +345,9 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     if (st)
         return recur_error_set(err, st, "encoder: %s", recur_run_errmsg(d->enc));
     s2s_keys k = {S, N, recur_run_outputs(d->enc), d->Kk, d->src_len};
-    s2s_keys_compute(s, &k);
+    s2s_keys_compute(s, d->pk, &k);
     if (K == 1 && !d->force_beam) {
-        int ok = s2s_bridge_forward(s, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h, d->c);
+        int ok = s2s_bridge_forward(s, d->pk, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h, d->c);
         if (!ok) {
             memset(d->h, 0, (size_t)s->Ld * N * Hd * sizeof *d->h);
             memset(d->c, 0, (size_t)s->Ld * N * Hd * sizeof *d->c);
@@ -338,7 +364,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     memset(d->h, 0, n_state * sizeof *d->h);
     memset(d->c, 0, n_state * sizeof *d->c);
     memset(d->att, 0, (size_t)R * Hd * sizeof *d->att);
-    if (s2s_bridge_forward(s, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h0, d->c0))
+    if (s2s_bridge_forward(s, d->pk, N, recur_run_hn(d->enc), recur_run_cn(d->enc), d->bx, d->h0, d->c0))
         for (int l = 0; l < s->Ld; l++)
             for (int r = 0; r < R; r++) {
                 const size_t from = ((size_t)l * N + (size_t)(r / K)) * Hd, to = ((size_t)l * R + r) * Hd;
@@ -371,7 +397,7 @@ recur_status s2s_decode_many(s2s_decoder *d, const int32_t *const *src, const in
     }
     int n_done = 0;
     for (int t = 0; n_done < N; t++) {
-        if ((st = step_rows(d, &k, R, err)))
+        if ((st = step_rows(d, &k, R, 0, err)))
             goto out;
         for (int n = 0; n < N; n++) {
             if (done[n]) {

@@ -97,7 +97,22 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
                             int backward, double label_smoothing, double *nll_sum,
                             int64_t *count, char *msg);
 
+/* ---- weights packed once for decoding (s2s_packed.c) ---- */
+enum { S2S_PK_KEYS, S2S_PK_COMB_CTX, S2S_PK_COMB_H, S2S_PK_OUT, S2S_PK_BRIDGE, S2S_PK_BRIDGE_C, S2S_PK_COUNT };
+typedef struct s2s_packed s2s_packed;
+/* *out = NULL (and RECUR_OK) where there is no packed kernel: products then
+ * multiply the weights in place. */
+recur_status s2s_packed_create(s2s_packed **out, const recur_s2s *s, recur_error *err);
+void s2s_packed_free(s2s_packed *pk);
+/* C (M x N) = A W^T (+ C when accumulate) for W (N x K, row stride ldw), the
+ * weight `which`; from its packing when pk has one (NULL: none), on recur's
+ * threads. */
+void s2s_product(const s2s_packed *pk, int which, int M, int N, int K, const recur_real *A, int lda,
+                 const recur_real *W, int ldw, int accumulate, recur_real *C, int ldc);
+
 /* ---- pieces of the network (s2s_attend.c) ----
+ * The forward functions take the weights' packing pk (s2s_packed.c), NULL
+ * while training.
  * E (S, N, Ws) encoder outputs; a query row r attends to source row_src[r]
  * over its src_len[row_src[r]] positions. */
 typedef struct s2s_keys {
@@ -107,7 +122,7 @@ typedef struct s2s_keys {
     const int32_t *src_len;   /* (N) */
 } s2s_keys;
 
-void s2s_keys_compute(const recur_s2s *s, s2s_keys *k);
+void s2s_keys_compute(const recur_s2s *s, const s2s_packed *pk, s2s_keys *k);
 /* Attention of R query rows h (R, Hd): alpha (R, S), ctx (R, Ws); additive
  * keeps u (R, S, A) = tanh(q + k) and Q (R, A) scratch. */
 void s2s_attend_forward(const recur_s2s *s, const s2s_keys *k, int R, const int32_t *row_src,
@@ -123,18 +138,19 @@ void s2s_attend_backward(recur_s2s *s, const s2s_keys *k, int R, const int32_t *
                          recur_real *d_K, recur_real *d_Q);
 void s2s_keys_backward(recur_s2s *s, const s2s_keys *k, const recur_real *d_K, recur_real *d_E);
 
-/* The attentional vector att (R, Hd) = tanh(W_c [ctx; h]) (cat (R, Ws+Hd)
- * scratch kept for backward), or h itself without attention. */
-void s2s_combine_forward(const recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
-                         recur_real *cat, recur_real *att);
-/* d_att (R, Hd) -> d_ctx (R, Ws) (set) and d_h (R, Hd) (added). */
-void s2s_combine_backward(recur_s2s *s, int R, const recur_real *cat, const recur_real *att,
-                          const recur_real *d_att, recur_real *d_pre, recur_real *d_cat,
+/* The attentional vector att (R, Hd) = tanh(W_c [ctx; h]), or h itself
+ * without attention. */
+void s2s_combine_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *ctx, const recur_real *h,
+                         recur_real *att);
+/* d_att (R, Hd) -> d_ctx (R, Ws) (set) and d_h (R, Hd) (added); d_pre (R, Hd)
+ * scratch. */
+void s2s_combine_backward(recur_s2s *s, int R, const recur_real *ctx, const recur_real *h,
+                          const recur_real *att, const recur_real *d_att, recur_real *d_pre,
                           recur_real *d_ctx, recur_real *d_h);
 
 /* The decoder's initial states from the encoder's final ones: h0 (Ld, N, Hd),
  * c0 (Ld, N, Hd) (LSTM).  Returns 0 when the decoder starts from zeros. */
-int s2s_bridge_forward(const recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
+int s2s_bridge_forward(const recur_s2s *s, const s2s_packed *pk, int N, const recur_real *hn, const recur_real *cn,
                        recur_real *x, recur_real *h0, recur_real *c0);
 /* d_h0, d_c0 -> d_hn (Le*De, N, He), d_cn (set); x scratch (Ld, N, Ws). */
 void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_real *cn,
@@ -143,9 +159,11 @@ void s2s_bridge_backward(recur_s2s *s, int N, const recur_real *hn, const recur_
                          recur_real *d_cn);
 
 /* logits (R, V) = att W_o^T + b_o. */
-void s2s_output_forward(const recur_s2s *s, int R, const recur_real *att, recur_real *logits);
+void s2s_output_forward(const recur_s2s *s, const s2s_packed *pk, int R, const recur_real *att, recur_real *logits);
 
 /* ---- decoding (s2s_decode.c) ---- */
+/* A decoder works with the weights as they are when it is created (it
+ * keeps products of them): create another after they change. */
 typedef struct s2s_decoder s2s_decoder;
 recur_status s2s_decoder_create(s2s_decoder **out, recur_s2s *s, int max_N, int max_S, int beam,
                                 recur_error *err);

@@ -26,8 +26,8 @@ struct s2s_work {
     recur_real *h0, *c0, *bx, *bdx, *d_hn, *d_cn;
     recur_real *K, *dK, *dE;
     recur_real *H, *alpha, *ctx, *Q, *dQ, *u;
-    recur_real *cat, *att, *attd, *mask, *logits;
-    recur_real *d_att, *d_pre, *d_cat, *d_ctx, *d_h;
+    recur_real *att, *attd, *mask, *logits;
+    recur_real *d_att, *d_pre, *d_ctx, *d_h;
     recur_real *xin, *emask, *d_feed; /* input feeding */
     double objective; /* the last batch's mean label-smoothed loss */
 };
@@ -53,8 +53,8 @@ void s2s_work_free(s2s_work *w)
             recur_run_free(w->steps[t]);
     free(w->steps);
     recur_real *bufs[] = {w->h0, w->c0, w->bx, w->bdx, w->d_hn, w->d_cn, w->K, w->dK, w->dE,
-                          w->H, w->alpha, w->ctx, w->Q, w->dQ, w->u, w->cat, w->att, w->attd,
-                          w->mask, w->logits, w->d_att, w->d_pre, w->d_cat, w->d_ctx, w->d_h,
+                          w->H, w->alpha, w->ctx, w->Q, w->dQ, w->u, w->att, w->attd,
+                          w->mask, w->logits, w->d_att, w->d_pre, w->d_ctx, w->d_h,
                           w->xin, w->emask, w->d_feed};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
@@ -110,7 +110,7 @@ recur_status s2s_work_create(s2s_work **out, recur_s2s *s, int max_S, int max_T,
     w->K = alloc_real(S * B * KW, &ok);
     w->dK = alloc_real(S * B * KW, &ok);
     w->dE = alloc_real(S * B * Ws, &ok);
-    w->H = alloc_real(TB * Hd, &ok);
+    w->H = alloc_real(s->feed ? TB * Hd : 0, &ok); /* without feeding the decoder run holds H */
     w->alpha = alloc_real(TB * S, &ok);
     w->ctx = alloc_real(TB * Ws, &ok);
     if (s->att == S2S_ATT_ADDITIVE) {
@@ -118,14 +118,12 @@ recur_status s2s_work_create(s2s_work **out, recur_s2s *s, int max_S, int max_T,
         w->dQ = alloc_real(TB * A, &ok);
         w->u = alloc_real(TB * S * A, &ok);
     }
-    w->cat = alloc_real(TB * (Ws + Hd), &ok);
     w->att = alloc_real(TB * Hd, &ok);
     w->attd = alloc_real(TB * Hd, &ok);
     w->mask = alloc_real(TB * Hd, &ok);
     w->logits = alloc_real(TB * V, &ok);
     w->d_att = alloc_real(TB * Hd, &ok);
     w->d_pre = alloc_real(TB * Hd, &ok);
-    w->d_cat = alloc_real(TB * (Ws + Hd), &ok);
     w->d_ctx = alloc_real(TB * Ws, &ok);
     w->d_h = alloc_real(TB * Hd, &ok);
     if (s->feed) {
@@ -185,8 +183,7 @@ static recur_status fed_step(recur_s2s *s, s2s_work *w, const s2s_batch *b, cons
     s2s_attend_forward(s, k, B, w->row_src, w->H + r0 * Hd, w->alpha + r0 * b->S,
                        w->ctx + r0 * s->Ws, w->Q ? w->Q + r0 * s->A : NULL,
                        w->u ? w->u + r0 * b->S * s->A : NULL);
-    s2s_combine_forward(s, B, w->ctx + r0 * s->Ws, w->H + r0 * Hd, w->cat + r0 * (s->Ws + Hd),
-                        w->att + r0 * Hd);
+    s2s_combine_forward(s, NULL, B, w->ctx + r0 * s->Ws, w->H + r0 * Hd, w->att + r0 * Hd);
     if (training && s->cfg.dropout > 0)
         drop(s, w->mask + r0 * Hd, w->attd + r0 * Hd, w->att + r0 * Hd, (size_t)B * Hd);
     else
@@ -256,13 +253,14 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
     if (st)
         return recur_seterr(msg, st, "encoder: %s", recur_run_errmsg(w->enc));
     s2s_keys k = {S, B, recur_run_outputs(w->enc), w->K, b->src_len};
-    s2s_keys_compute(s, &k);
-    const int has_h0 = s2s_bridge_forward(s, B, recur_run_hn(w->enc), recur_run_cn(w->enc), w->bx,
+    s2s_keys_compute(s, NULL, &k);
+    const int has_h0 = s2s_bridge_forward(s, NULL, B, recur_run_hn(w->enc), recur_run_cn(w->enc), w->bx,
                                           w->h0, w->c0);
     for (size_t r = 0; r < TB; r++)
         w->row_src[r] = (int32_t)(r % (size_t)B);
 
-    /* the decoder */
+    /* the decoder; H (T, B, Hd) its outputs */
+    const recur_real *H = w->H;
     if (!s->feed) {
         recur_batch db = {0};
         db.T = T;
@@ -273,10 +271,10 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
         db.c0 = has_h0 && s->lstm ? w->c0 : NULL;
         if ((st = recur_forward(w->dec, &db, training, NULL, NULL)))
             return recur_seterr(msg, st, "decoder: %s", recur_run_errmsg(w->dec));
-        memcpy(w->H, recur_run_outputs(w->dec), TB * Hd * sizeof *w->H);
+        H = recur_run_outputs(w->dec); /* read in place until the decoder's backward */
         if (s->att != S2S_ATT_NONE)
-            s2s_attend_forward(s, &k, (int)TB, w->row_src, w->H, w->alpha, w->ctx, w->Q, w->u);
-        s2s_combine_forward(s, (int)TB, w->ctx, w->H, w->cat, w->att);
+            s2s_attend_forward(s, &k, (int)TB, w->row_src, H, w->alpha, w->ctx, w->Q, w->u);
+        s2s_combine_forward(s, NULL, (int)TB, w->ctx, H, w->att);
         if (training && s->cfg.dropout > 0)
             drop(s, w->mask, w->attd, w->att, TB * Hd);
         else
@@ -286,7 +284,7 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
             if ((st = fed_step(s, w, b, &k, t, has_h0, training, msg)))
                 return st;
     }
-    s2s_output_forward(s, (int)TB, w->attd, w->logits);
+    s2s_output_forward(s, NULL, (int)TB, w->attd, w->logits);
     softmax_loss(s, b->tgt_out, (int)TB, w->logits, label_smoothing, backward, nll_sum, count,
                  &w->objective);
     if (!isfinite(*nll_sum))
@@ -311,10 +309,9 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
             for (size_t i = 0; i < TB * Hd; i++)
                 w->d_att[i] *= w->mask[i];
         memset(w->d_h, 0, TB * Hd * sizeof *w->d_h);
-        s2s_combine_backward(s, (int)TB, w->cat, w->att, w->d_att, w->d_pre, w->d_cat, w->d_ctx,
-                             w->d_h);
+        s2s_combine_backward(s, (int)TB, w->ctx, H, w->att, w->d_att, w->d_pre, w->d_ctx, w->d_h);
         if (s->att != S2S_ATT_NONE)
-            s2s_attend_backward(s, &k, (int)TB, w->row_src, w->H, w->alpha, w->u, w->d_ctx,
+            s2s_attend_backward(s, &k, (int)TB, w->row_src, H, w->alpha, w->u, w->d_ctx,
                                 w->d_h, w->dE, w->dK, w->dQ);
         if ((st = recur_backward(w->dec, 0, w->d_h, NULL, NULL)))
             return recur_seterr(msg, st, "decoder: %s", recur_run_errmsg(w->dec));
@@ -332,9 +329,8 @@ recur_status s2s_batch_loss(recur_s2s *s, s2s_work *w, const s2s_batch *b, int t
                     da[i] *= w->mask[r0 * Hd + i];
             }
             memset(dh, 0, (size_t)B * Hd * sizeof *dh);
-            s2s_combine_backward(s, B, w->cat + r0 * (Ws + Hd), w->att + r0 * Hd, da,
-                                 w->d_pre + r0 * Hd, w->d_cat + r0 * (Ws + Hd),
-                                 w->d_ctx + r0 * Ws, dh);
+            s2s_combine_backward(s, B, w->ctx + r0 * Ws, w->H + r0 * Hd, w->att + r0 * Hd, da,
+                                 w->d_pre + r0 * Hd, w->d_ctx + r0 * Ws, dh);
             s2s_attend_backward(s, &k, B, w->row_src, w->H + r0 * Hd, w->alpha + r0 * S,
                                 w->u ? w->u + r0 * S * s->A : NULL, w->d_ctx + r0 * Ws, dh, w->dE,
                                 w->dK, w->dQ ? w->dQ + r0 * s->A : NULL);
