@@ -110,6 +110,7 @@ void tag_net_free(tag_net *n)
     }
     free(n->word_bucket);
     free(n->word_index);
+    free(n->len_slot);
     free(n->allowed);
     recur_free(n->x);
     recur_free(n->x_mask);
@@ -193,6 +194,10 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
             REGROW_PLAIN(n->word_index, c);
             n->cap_c = c;
         }
+        if (cT + 1 > n->cap_len) {
+            REGROW_PLAIN(n->len_slot, (size_t)TAG_CHAR_BUCKETS * (cT + 1));
+            n->cap_len = cT + 1;
+        }
         /* each bucket may hold every word, up to its longest length */
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++) {
             struct char_bucket *b = &n->cb[k];
@@ -255,6 +260,16 @@ recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_err
     return rc ? err->status : RECUR_OK;
 }
 
+recur_status tag_net_cache_inputs(tag_net *n, char *msg)
+{
+    for (int k = 0; n->chars && k < TAG_CHAR_BUCKETS; k++) {
+        recur_status st = recur_run_cache_input_projection(n->cb[k].run, 1);
+        if (st != RECUR_OK)
+            return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->cb[k].run));
+    }
+    return RECUR_OK;
+}
+
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,
                              uint64_t key, char *msg)
 {
@@ -293,9 +308,16 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     }
     recur_status st;
     if (n->chars) {
-        /* each word into the bucket of its length */
+        /* each word into the bucket of its length; without training, the
+         * longest first in each bucket, so that a step of the character
+         * run multiplies only the rows up to its last active one (each
+         * word's result is the same in any row; training keeps the order
+         * of the words, which its sums over rows follow) */
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
             n->cb[k].B = 0, n->cb[k].T = 1;
+        const int sort = !training, W = cT + 1;
+        if (sort)
+            memset(n->len_slot, 0, (size_t)TAG_CHAR_BUCKETS * W * sizeof *n->len_slot);
         for (size_t i = 0; i < tb; i++) {
             int q = n->tok_seq[i];
             if (q < 0)
@@ -304,8 +326,27 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
             int cl = (int)(d->char_off[tok + 1] - d->char_off[tok]), k = bucket_of(cl);
             n->word_bucket[q] = k;
             n->word_index[q] = n->cb[k].B++;
+            if (sort)
+                n->len_slot[k * W + cl]++;
             if (cl > n->cb[k].T)
                 n->cb[k].T = cl;
+        }
+        if (sort) {
+            /* counts of each length -> the first row of that length, longest first */
+            for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
+                for (int cl = cT, row = 0; cl >= 0; cl--) {
+                    int c = n->len_slot[k * W + cl];
+                    n->len_slot[k * W + cl] = row;
+                    row += c;
+                }
+            for (size_t i = 0; i < tb; i++) {
+                int q = n->tok_seq[i];
+                if (q < 0)
+                    continue;
+                int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
+                int cl = (int)(d->char_off[tok + 1] - d->char_off[tok]);
+                n->word_index[q] = n->len_slot[n->word_bucket[q] * W + cl]++;
+            }
         }
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
             if (n->cb[k].B)

@@ -41,6 +41,8 @@ recur_status tag_predict(tag_net *n, const tag_data *d, int32_t *out, int batch,
     recur_status st = tag_net_reserve(n, d, batch, &err);
     if (st != RECUR_OK)
         recur_seterr(msg, st, "%s", err.msg);
+    else
+        st = tag_net_cache_inputs(n, msg);
     for (int64_t s = 0; s < d->n_sent && st == RECUR_OK; s += batch) {
         int B = (int)(d->n_sent - s < batch ? d->n_sent - s : batch);
         st = tag_net_forward(n, d, order + s, B, 0, 0, msg);

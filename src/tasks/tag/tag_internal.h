@@ -121,6 +121,8 @@ typedef struct tag_net {
         size_t cap_b, cap_ids;
     } cb[TAG_CHAR_BUCKETS];
     int32_t *word_bucket, *word_index; /* per word of the batch */
+    int32_t *len_slot;                 /* (TAG_CHAR_BUCKETS, cT + 1) words of each length */
+    int cap_len;
     /* the batch of the last forward */
     int T, B, cT, cB;
     const int64_t *sents; /* sentence indices */
@@ -146,6 +148,10 @@ recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_err
  * the task's dropout masks (training only). */
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,
                              uint64_t key, char *msg);
+/* For forwards without training while the weights stay as they are: each
+ * character run reads its input products from a table of every
+ * character's (recur_run_cache_input_projection; refreshed at each call). */
+recur_status tag_net_cache_inputs(tag_net *n, char *msg);
 /* After a forward: the summed loss over the batch's sentences (CRF) or
  * tokens (softmax), gradients scaled by `scale` added into the model's. */
 recur_status tag_net_backward(tag_net *n, double scale, double *loss, char *msg);
