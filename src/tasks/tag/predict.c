@@ -37,6 +37,13 @@ recur_status tag_predict(tag_net *n, const tag_data *d, int32_t *out, int batch,
     for (int64_t i = 0; i < d->n_sent; i++)
         order[i] = i;
     tag_sort_by_length(d->sent_off, order, d->n_sent, order + d->n_sent);
+    /* longest first: the sentences still active at a step are the first
+     * rows of the batch, the only ones its recurrent products multiply */
+    for (int64_t i = 0, j = d->n_sent - 1; i < j; i++, j--) {
+        int64_t o = order[i];
+        order[i] = order[j];
+        order[j] = o;
+    }
     recur_error err = {0};
     recur_status st = tag_net_reserve(n, d, batch, &err);
     if (st != RECUR_OK)
