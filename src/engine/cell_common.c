@@ -54,6 +54,13 @@ void cell_input_table(const recur_model *m, const cell_params *p, recur_real *ta
                           table + (size_t)v * G, G);
 }
 
+void cell_input_prefix_table(const recur_model *m, const cell_params *p, const recur_real *rows, int V, int cols,
+                             recur_real *table)
+{
+    const int G = m->gates * m->cfg.rnn.hidden_size;
+    recur_gemm(0, 1, V, G, cols, 1, rows, cols, m->params + p->w_ih, p->in, 0, table, G);
+}
+
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, recur_real *out)
 {
     int G = m->gates * m->cfg.rnn.hidden_size;
@@ -63,6 +70,9 @@ void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *
     par_run_work((double)T * B * G, fill_part, &f);
     if (!s->in_table)
         recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
+    else if (s->in_cols < p->in) /* the columns the table does not cover */
+        recur_gemm(0, 1, T * B, G, p->in - s->in_cols, 1, s->x + s->in_cols, p->in, m->params + p->w_ih + s->in_cols,
+                   p->in, 1, out, G);
 }
 
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B)

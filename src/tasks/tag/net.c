@@ -121,6 +121,7 @@ void tag_net_free(tag_net *n)
     recur_free(n->d_h);
     free(n->lengths);
     free(n->tok_seq);
+    free(n->word_tok);
     free(n->work);
     free(n->bp);
     free(n->path);
@@ -168,6 +169,7 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
         REGROW(n->d_emit, c * n->K, sizeof(recur_real));
         REGROW(n->d_h, c * n->DH, sizeof(recur_real));
         REGROW_PLAIN(n->tok_seq, c);
+        REGROW_PLAIN(n->word_tok, c);
         REGROW_PLAIN(n->bp, c * n->K);
         REGROW_PLAIN(n->path, c);
         n->cap_tb = c;
@@ -266,6 +268,14 @@ recur_status tag_net_cache_inputs(tag_net *n, char *msg)
         recur_status st = recur_run_cache_input_projection(n->cb[k].run, 1);
         if (st != RECUR_OK)
             return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->cb[k].run));
+    }
+    /* at most four gates per direction */
+    const int V = (int)n->emb.shape[0], G = 4 * recur_model_get_config(n->m)->rnn.hidden_size;
+    if (n->fixed && n->run && n->prefix_run != n->run && (size_t)V * G * 2 <= TAG_PREFIX_TABLE_MAX) {
+        recur_status st = recur_run_cache_input_prefix(n->run, n->emb.data, V, n->E);
+        if (st != RECUR_OK)
+            return recur_seterr(msg, st, "%s", recur_run_errmsg(n->run));
+        n->prefix_run = n->run;
     }
     return RECUR_OK;
 }
@@ -377,11 +387,13 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     for (size_t i = 0; i < tb; i++) {
         recur_real *x = n->x + i * in;
         int q = n->tok_seq[i];
+        n->word_tok[i] = -1;
         if (q < 0) {
             memset(x, 0, (size_t)in * sizeof *x);
             continue;
         }
         int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
+        n->word_tok[i] = d->word[tok];
         memcpy(x, n->emb.data + (size_t)d->word[tok] * E, (size_t)E * sizeof *x);
         if (C) {
             const struct char_bucket *b = &n->cb[n->word_bucket[q]];
@@ -397,6 +409,7 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     if (drop)
         dropout_draw(key, n->dropout, n->x_mask, n->x, n->x, tb * in);
     recur_batch wb = {.T = T, .B = B, .inputs = n->x, .lengths = n->lengths};
+    wb.tokens = training ? NULL : n->word_tok; /* the rows of a prefix table, when the run has one */
     if ((st = recur_forward(n->run, &wb, training, NULL, NULL)) != RECUR_OK)
         return recur_seterr(msg, st, "%s", recur_run_errmsg(n->run));
     const recur_real *out = recur_run_outputs(n->run);
