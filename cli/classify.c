@@ -12,21 +12,11 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
+#include "commands.h"
 #include "classify.h"
 
 int cli_classify(int argc, char **argv);
-
-static int fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(const char *cmd, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", cmd, buf);
-    return 1;
-}
 
 double cls_cli_macro_f1(const int64_t *conf, int K)
 {
@@ -143,16 +133,16 @@ static int cmd_predict(int argc, char **argv)
     recur_error err = {0};
     recur_classifier *c = NULL;
     if (recur_classifier_open(&c, pos[0], B, &err))
-        return fail(CMD, "%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     if (explain && recur_classifier_pool(c) != RECUR_POOL_ATTENTION) {
         const char *pool = recur_cls_pool_name(recur_classifier_pool(c)); /* a constant string */
         recur_classifier_free(c);
-        return fail(CMD, "--explain needs a model with attention pooling (this one pools by %s)", pool);
+        return cli_fail(CMD, "--explain needs a model with attention pooling (this one pools by %s)", pool);
     }
     FILE *in = from_stdin ? stdin : fopen(path, "rb");
     if (!in) {
         recur_classifier_free(c);
-        return fail(CMD, "%s: cannot open", path);
+        return cli_fail(CMD, "%s: cannot open", path);
     }
     const char *name = from_stdin ? "(stdin)" : path;
     const int K = recur_classifier_num_classes(c);
@@ -163,7 +153,7 @@ static int cmd_predict(int argc, char **argv)
     int lens[4096];
     rc = 0;
     if (!p || !probs || !best) {
-        rc = fail(CMD, "out of memory");
+        rc = cli_fail(CMD, "out of memory");
         goto done;
     }
     if (!json) {
@@ -187,11 +177,11 @@ static int cmd_predict(int argc, char **argv)
             if (got > 0 && p[nb].text[got - 1] == '\n')
                 p[nb].text[got - 1] = '\0';
             if (split_words(&p[nb])) {
-                rc = fail(CMD, "out of memory");
+                rc = cli_fail(CMD, "out of memory");
                 goto done;
             }
             if (p[nb].n == 0) {
-                rc = fail(CMD, "%s:%lld: empty line (a sentence needs a word)", name, line);
+                rc = cli_fail(CMD, "%s:%lld: empty line (a sentence needs a word)", name, line);
                 goto done;
             }
             p[nb].line = line;
@@ -200,19 +190,19 @@ static int cmd_predict(int argc, char **argv)
             nb++;
         }
         if (ferror(in)) {
-            rc = fail(CMD, "%s: read error", name);
+            rc = cli_fail(CMD, "%s: read error", name);
             goto done;
         }
         if (nb == 0)
             break;
         if (recur_classifier_classify(c, (const char *const *const *)words, lens, nb, probs, best)) {
-            rc = fail(CMD, "%s:%lld: %s", name, p[0].line, recur_classifier_errmsg(c));
+            rc = cli_fail(CMD, "%s:%lld: %s", name, p[0].line, recur_classifier_errmsg(c));
             goto done;
         }
         for (int b = 0; b < nb; b++)
             print_result(c, &p[b], b, probs, best[b], json, explain);
         if (fflush(stdout)) {
-            rc = fail(CMD, "cannot write the output");
+            rc = cli_fail(CMD, "cannot write the output");
             goto done;
         }
     }
@@ -263,27 +253,27 @@ static int cmd_eval(int argc, char **argv)
     recur_cls_dataset *d = NULL;
     int64_t *conf = NULL;
     if (recur_classifier_open(&c, pos[0], 64, &err))
-        return fail(CMD, "%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     recur_cls_read_config rc_read = *recur_classifier_read_config(c);
     rc_read.phrases = 0;
     if (strcmp(format, "model"))
         rc_read.format = !strcmp(format, "sst") ? RECUR_CLS_SST : RECUR_CLS_TSV;
     if (rc_read.format == RECUR_CLS_SST && rc_read.classes != 2 && rc_read.classes != 5) {
-        rc = fail(CMD, "%s: an SST file needs a model of 2 or 5 SST classes", pos[1]);
+        rc = cli_fail(CMD, "%s: an SST file needs a model of 2 or 5 SST classes", pos[1]);
         goto done;
     }
     if (recur_cls_dataset_read(&d, pos[1], &rc_read, &err)) {
-        rc = fail(CMD, "%s", err.msg);
+        rc = cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     const int K = recur_classifier_num_classes(c);
     conf = calloc((size_t)K * (size_t)K, sizeof *conf);
     if (!conf) {
-        rc = fail(CMD, "out of memory");
+        rc = cli_fail(CMD, "out of memory");
         goto done;
     }
     if (recur_classifier_confusion(c, d, conf)) {
-        rc = fail(CMD, "%s", recur_classifier_errmsg(c));
+        rc = cli_fail(CMD, "%s", recur_classifier_errmsg(c));
         goto done;
     }
     int64_t n = 0, right = 0;
@@ -342,7 +332,7 @@ static int cmd_eval(int argc, char **argv)
         }
     }
     if (fflush(stdout))
-        rc = fail(CMD, "cannot write the output");
+        rc = cli_fail(CMD, "cannot write the output");
 done:
     free(conf);
     recur_cls_dataset_free(d);
@@ -352,34 +342,15 @@ done:
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: recur classify COMMAND [OPTIONS] [ARGS]\n\n"
-                 "sentence classification with a (bidirectional) recurrent network (see docs/classify.md)\n\n"
-                 "commands:\n"
-                 "  train    train a classifier: recur classify train TRAIN DEV [TEST]\n"
-                 "  predict  label each line: recur classify predict MODEL [FILE|-]\n"
-                 "  eval     accuracy, per-class P/R/F1, confusion: recur classify eval MODEL FILE\n\n"
-                 "`recur classify COMMAND --help` lists each command's options and defaults.\n");
-}
-
 int cli_classify(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *c = argv[1];
-    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(c, "train"))
-        return classify_cmd_train(argc - 1, argv + 1);
-    if (!strcmp(c, "predict"))
-        return cmd_predict(argc - 1, argv + 1);
-    if (!strcmp(c, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur classify: unknown command '%s' (try recur classify --help)\n", c);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", classify_cmd_train, "train a classifier: recur classify train TRAIN DEV [TEST]"},
+        {"predict", cmd_predict, "label each line: recur classify predict MODEL [FILE|-]"},
+        {"eval", cmd_eval, "accuracy, per-class P/R/F1, confusion: recur classify eval MODEL FILE"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur classify",
+                        "sentence classification with a (bidirectional) recurrent network (see docs/classify.md)", cmds,
+                        argc, argv);
 }

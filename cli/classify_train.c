@@ -16,21 +16,10 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
 #include "classify.h"
 
 static const char *CMD = "recur classify train";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 typedef struct cls_train_opts {
     train_opts train;
@@ -83,7 +72,7 @@ static int table(cls_train_opts *o, cli_opt *t)
     t[n++] = CLI_FLAG("lower", &o->lower, "lower-case ASCII letters of the words");
     t[n++] = CLI_INT("min-count", &o->min_count, "N", "words seen fewer times in TRAIN become <unk>", 1, 1e15);
     t[n++] = CLI_INT("max-vocab", &o->max_vocab, "N", "most frequent words kept, <unk> and <eos> included, 0: all", 0, 1 << 24);
-    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "word vectors (GloVe or word2vec text) to start the embedding from", "none");
+    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "word vectors (GloVe text, word2vec text or binary) to start the embedding from", "none");
     t[n++] = CLI_CHOICE("cell", &o->cell, "recurrent cell", "lstm|gru|rnn-tanh|rnn-relu");
     t[n++] = CLI_INT("layers", &o->layers, "N", "recurrent layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_INT("hidden", &o->hidden, "N", "hidden units per layer and direction", 1, 1 << 20);
@@ -139,7 +128,7 @@ static int class_weights(const char *spec, const recur_cls_dataset *train, json_
     const int K = (int)json_array_size(labels);
     double *w = calloc((size_t)K, sizeof *w);
     if (!w)
-        return fail("out of memory");
+        return cli_fail(CMD, "out of memory");
     if (!strcmp(spec, "balanced")) {
         const size_t n = recur_cls_dataset_size(train);
         for (size_t i = 0; i < n; i++)
@@ -155,7 +144,7 @@ static int class_weights(const char *spec, const recur_cls_dataset *train, json_
             w[k] = strtod(p, &end);
             if (end == p || !(w[k] > 0) || !isfinite(w[k]) || (k < K - 1 ? *end != ',' : *end != '\0')) {
                 free(w);
-                return fail("--class-weights '%s': expected none, balanced or %d positive numbers separated by commas",
+                return cli_fail(CMD, "--class-weights '%s': expected none, balanced or %d positive numbers separated by commas",
                             spec, K);
             }
             p = end + 1;
@@ -186,10 +175,10 @@ static int final_score(recur_classifier *c, const char *role, const recur_cls_da
     const int K = recur_classifier_num_classes(c);
     int64_t *conf = calloc((size_t)K * (size_t)K, sizeof *conf);
     if (!conf)
-        return fail("out of memory");
+        return cli_fail(CMD, "out of memory");
     if (recur_classifier_confusion(c, d, conf) != RECUR_OK) {
         free(conf);
-        return fail("%s", recur_classifier_errmsg(c));
+        return cli_fail(CMD, "%s", recur_classifier_errmsg(c));
     }
     int64_t right = 0, n = 0;
     for (int k = 0; k < K; k++)
@@ -225,42 +214,42 @@ static int run(cls_train_opts *o, const char *const pos[3])
     read_config(o, o->phrases, &rc_train);
     read_config(o, 0, &rc_eval);
     if (o->phrases && rc_train.format != RECUR_CLS_SST) {
-        fail("--phrases needs --format sst");
+        cli_fail(CMD, "--phrases needs --format sst");
         goto done;
     }
     if (rc_train.format == RECUR_CLS_SST && o->classes != 2 && o->classes != 5) {
-        fail("--classes %lld: SST has 2 or 5 classes", o->classes);
+        cli_fail(CMD, "--classes %lld: SST has 2 or 5 classes", o->classes);
         goto done;
     }
     if (recur_cls_dataset_read(&train, pos[0], &rc_train, &err) ||
         recur_cls_dataset_read(&dev, pos[1], &rc_eval, &err) ||
         (pos[2] && recur_cls_dataset_read(&test, pos[2], &rc_eval, &err))) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     if (o->train.resume) {
         if (recur_checkpoint_open(&ck, last_path, &err) ||
             recur_vocab_from_json(&vocab, RECUR_LEVEL_WORD, recur_checkpoint_meta(ck, "recur.vocab"), &err) ||
             recur_checkpoint_load_model(ck, &m, &err)) {
-            fail("--resume: %s", err.msg);
+            cli_fail(CMD, "--resume: %s", err.msg);
             goto done;
         }
         const char *l = recur_checkpoint_meta(ck, "recur.labels");
         if (!l || !(labels = strdup(l))) {
-            fail("--resume: %s has no labels", last_path);
+            cli_fail(CMD, "--resume: %s has no labels", last_path);
             goto done;
         }
     } else {
         if (recur_cls_dataset_vocab(train, o->min_count, o->max_vocab, &vocab, &err) ||
             recur_cls_dataset_labels_json(train, &rc_train, &labels, &err)) {
-            fail("%s", err.msg);
+            cli_fail(CMD, "%s", err.msg);
             goto done;
         }
     }
     json_error_t je;
     labels_arr = json_loads(labels, 0, &je);
     if (recur_vocab_to_json(vocab, &vocab_json, &err)) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     if (class_weights(o->class_weights, train, labels_arr, &weights))
@@ -270,7 +259,7 @@ static int run(cls_train_opts *o, const char *const pos[3])
         recur_cls_model_config mc;
         model_config(o, recur_vocab_size(vocab), (int)json_array_size(labels_arr), &mc);
         if (recur_cls_model_create(&m, &mc, (uint64_t)o->train.seed, &err)) {
-            fail("model: %s", err.msg);
+            cli_fail(CMD, "model: %s", err.msg);
             goto done;
         }
         /* <unk> starts at zeros: with every training word in the vocabulary it
@@ -282,7 +271,7 @@ static int run(cls_train_opts *o, const char *const pos[3])
         if (*o->embeddings) {
             size_t found;
             if (recur_cls_load_embeddings(m, vocab, o->embeddings, o->lower, &found, &err)) {
-                fail("--embeddings: %s", err.msg);
+                cli_fail(CMD, "--embeddings: %s", err.msg);
                 goto done;
             }
             fprintf(stderr, "%s: %zu of %d words from %s\n", CMD, found, recur_vocab_size(vocab), o->embeddings);
@@ -291,13 +280,13 @@ static int run(cls_train_opts *o, const char *const pos[3])
     recur_cls_task_config tc = {.pool = pool, .batch = (int)o->batch, .dropout = (float)o->dropout,
                                 .class_weights = weights, .seed = (uint64_t)o->train.seed};
     if (recur_cls_task_create(&task, m, vocab, labels, train, dev, &tc, &err)) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     settings = settings_text(o, pos);
     extra = recur_cls_extra_config(pool, &rc_eval);
     if (!settings || !extra) {
-        fail("out of memory");
+        cli_fail(CMD, "out of memory");
         goto done;
     }
     recur_meta_entry meta[3] = {{"recur.vocab", vocab_json}, {"recur.labels", labels}, {"recur.classify.train", settings}};
@@ -312,7 +301,7 @@ static int run(cls_train_opts *o, const char *const pos[3])
     tcfg.n_inputs = pos[2] ? 3 : 2;
     train_signals_install();
     if (recur_trainer_create(&tr, m, &tk, &tcfg, &err)) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     const recur_model_config *mc = recur_model_get_config(m);
@@ -328,7 +317,7 @@ static int run(cls_train_opts *o, const char *const pos[3])
     recur_status st = recur_trainer_run(tr);
     if (st != RECUR_OK) {
         if (st != RECUR_ERR_INTERRUPTED)
-            fail("%s", recur_trainer_errmsg(tr));
+            cli_fail(CMD, "%s", recur_trainer_errmsg(tr));
         rc = train_exit_status(st);
         goto done;
     }
@@ -344,7 +333,7 @@ static int run(cls_train_opts *o, const char *const pos[3])
         goto done;
     }
     if (recur_classifier_open(&best, best_path, 64, &err)) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     printf("model      %s\n", best_path);
@@ -375,50 +364,35 @@ done:
 
 static const char *const RESUMABLE[] = {NULL};
 
+static void defaults_any(void *o) { defaults(o); }
+static void table_any(void *o, cli_opt *t) { table(o, t); }
+static train_opts *common_any(void *o) { return &((cls_train_opts *)o)->train; }
+
 int classify_cmd_train(int argc, char **argv)
 {
-    cls_train_opts o;
-    defaults(&o);
-    cli_opt tab[64];
-    table(&o, tab);
-    const char *pos[3] = {NULL, NULL, NULL};
-    int npos;
-    int rc = cli_parse(CMD, "[OPTIONS] TRAIN DEV [TEST]\n\n"
+    static const char *const files[3] = {"train", "dev", "test"};
+    static const train_cmd cmd = {
+        .name = "recur classify train",
+        .usage = "[OPTIONS] TRAIN DEV [TEST]\n\n"
                             "Trains a sentence classifier on TRAIN, choosing the model by its accuracy\n"
                             "on DEV after each epoch; TEST (optional) is scored with the best model.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return fail("--resume and --force exclude each other");
-    json_t *stored = NULL;
-    if (o.train.resume) {
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.classify.train", path, sizeof path, &stored, &err))
-            return fail("--resume: %s", err.msg);
-        cls_train_opts s;
-        defaults(&s);
-        cli_opt stab[64];
-        table(&s, stab);
-        if (train_settings_resume(CMD, path, json_object_get(stored, "options"), tab, stab, RESUMABLE)) {
-            json_decref(stored);
-            return 1;
-        }
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "dev", "test"};
-            train_stored_files(stored, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        json_decref(stored);
-        fprintf(stderr, "%s: needs a training file and a development file (try %s --help)\n", CMD, CMD);
-        return 2;
-    }
-    rc = run(&o, pos);
+        .record = "recur.classify.train",
+        .file_names = files,
+        .second_file = "development",
+        .resumable = RESUMABLE,
+        .opts_size = sizeof(cls_train_opts),
+        .defaults = defaults_any,
+        .table = table_any,
+        .common = common_any,
+    };
+    cls_train_opts o;
+    defaults(&o);
+    const char *pos[3];
+    int npos;
+    json_t *stored;
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0)
+        rc = run(&o, pos);
     json_decref(stored);
     return rc;
 }

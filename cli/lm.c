@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "commands.h"
 #include "lm.h"
 
 int cli_lm(int argc, char **argv);
@@ -64,47 +65,17 @@ int32_t *lm_prefix_eos(const recur_vocab *v, const int32_t *ids, size_t n, recur
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: recur lm COMMAND [OPTIONS] [ARGS]\n\n"
-            "language models over words or characters (see docs/lm.md)\n\n"
-            "commands:\n"
-            "  train    train a model: recur lm train TRAIN VALID [TEST]\n"
-            "  eval     perplexity of text files: recur lm eval MODEL FILE...\n"
-            "  score    log-probability of each line: recur lm score MODEL [FILE|-]\n"
-            "  rescore  re-rank n-best lists: recur lm rescore MODEL NBEST\n"
-            "  sample   generate text: recur lm sample MODEL\n"
-            "  demo     train a small character model on the fortunes package and sample it\n"
-            "  cells    an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT\n\n"
-            "`recur lm COMMAND --help` lists each command's options and defaults.\n");
-}
-
 int cli_lm(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *c = argv[1];
-    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(c, "train"))
-        return lm_cmd_train(argc - 1, argv + 1);
-    if (!strcmp(c, "eval"))
-        return lm_cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(c, "score"))
-        return lm_cmd_score(argc - 1, argv + 1);
-    if (!strcmp(c, "rescore"))
-        return lm_cmd_rescore(argc - 1, argv + 1);
-    if (!strcmp(c, "sample"))
-        return lm_cmd_sample(argc - 1, argv + 1);
-    if (!strcmp(c, "demo"))
-        return lm_cmd_demo(argc - 1, argv + 1);
-    if (!strcmp(c, "cells"))
-        return lm_cmd_cells(argc - 1, argv + 1);
-    fprintf(stderr, "recur lm: unknown command '%s' (try recur lm --help)\n", c);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", lm_cmd_train, "train a model: recur lm train TRAIN VALID [TEST]"},
+        {"eval", lm_cmd_eval, "perplexity of text files: recur lm eval MODEL FILE..."},
+        {"score", lm_cmd_score, "log-probability of each line: recur lm score MODEL [FILE|-]"},
+        {"rescore", lm_cmd_rescore, "re-rank n-best lists: recur lm rescore MODEL NBEST"},
+        {"sample", lm_cmd_sample, "generate text: recur lm sample MODEL"},
+        {"demo", lm_cmd_demo, "train a small character model on the fortunes package and sample it"},
+        {"cells", lm_cmd_cells, "an HTML page of what single LSTM cells track: recur lm cells MODEL TEXT"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur lm", "language models over words or characters (see docs/lm.md)", cmds, argc, argv);
 }

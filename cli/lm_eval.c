@@ -8,6 +8,12 @@
  * nats per token and perplexity (word), or bits per character and
  * perplexity (char).
  *
+ * --weights chooses the products' precision.  fp32 and bf16 score in batch
+ * (bf16 rounds weights and activations); --stepper, which int8 implies,
+ * scores one token at a time through the stepper `recur lm sample` generates
+ * with, its weights rounded to bf16 or int8 (recur_lm_eval_ids_stepped): the
+ * perplexity of the model as it generates.
+ *
  * With --interpolate MODEL.arpa (word level), each token's probability is
  * also mixed with an n-gram model's (lm_interp.c), with the weight --lambda
  * or the one --tune-lambda VALID finds best on a validation file.
@@ -97,6 +103,7 @@ int lm_cmd_eval(int argc, char **argv)
     const char *arpa = NULL, *tune = NULL;
     double lambda = 0.5;
     const char *weights = "fp32";
+    int stepper = 0;
     cli_opt opts[] = {
         CLI_THREADS(&threads),
         CLI_FLAG("json", &json, "one JSON object per file on stdout instead of a table"),
@@ -105,7 +112,8 @@ int lm_cmd_eval(int argc, char **argv)
         CLI_DBL("lambda", &lambda, "L", "weight of the RNN in the mixture, in [0, 1]", 0, 1, 0),
         CLI_STR("tune-lambda", &tune, "VALID",
                "choose --lambda minimising the mixture's perplexity on this file", "none"),
-        CLI_CHOICE("weights", &weights, "products in float32, or in bfloat16 (weights and activations rounded, float32 sums)", "fp32|bf16"),
+        CLI_CHOICE("weights", &weights, "products in float32, in bfloat16 (weights and activations rounded, float32 sums), or int8 weights with a scale per row (implies --stepper)", "fp32|bf16|int8"),
+        CLI_FLAG("stepper", &stepper, "score one token at a time through the stepper `recur lm sample` uses, with its weights (--weights): the model's perplexity as it generates"),
         CLI_END,
     };
     const char *pos[1024];
@@ -129,11 +137,19 @@ int lm_cmd_eval(int argc, char **argv)
         fprintf(stderr, "%s: give --lambda or --tune-lambda, not both\n", cmd);
         return 2;
     }
+    recur_precision precision;
+    recur_precision_parse(weights, &precision); /* one of the choices */
+    if (precision == RECUR_PRECISION_INT8)
+        stepper = 1;
+    if (stepper && arpa) {
+        fprintf(stderr, "%s: --interpolate scores in batch; it does not go with --stepper or --weights int8\n", cmd);
+        return 2;
+    }
     recur_set_num_threads((int)threads);
     lm_file f;
     if (lm_file_load(pos[0], &f))
         return 1;
-    if (!strcmp(weights, "bf16") && recur_model_set_precision(f.model, RECUR_PRECISION_BF16) != RECUR_OK) {
+    if (!stepper && precision == RECUR_PRECISION_BF16 && recur_model_set_precision(f.model, RECUR_PRECISION_BF16) != RECUR_OK) {
         fprintf(stderr, "%s: %s\n", cmd, recur_model_errmsg(f.model));
         lm_file_close(&f);
         return 1;
@@ -212,7 +228,9 @@ int lm_cmd_eval(int argc, char **argv)
         recur_error err = {0};
         double nll;
         int64_t count;
-        if (recur_lm_eval_ids(f.model, f.vocab, ids, n, 1, &nll, &count, &err) != RECUR_OK) {
+        recur_status st = stepper ? recur_lm_eval_ids_stepped(f.model, f.vocab, ids, n, precision, &nll, &count, &err)
+                                  : recur_lm_eval_ids(f.model, f.vocab, ids, n, 1, &nll, &count, &err);
+        if (st != RECUR_OK) {
             fprintf(stderr, "%s: %s: %s\n", cmd, pos[i], err.msg);
             free(ids);
             status = 1;

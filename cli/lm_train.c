@@ -18,27 +18,12 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
 #include "lm.h"
 
 int lm_cmd_train(int argc, char **argv);
 
 static const char *CMD = "recur lm train";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    /* on several ranks, a failure before the trainer is each rank's own */
-    if (recur_parallel_size() > 1)
-        fprintf(stderr, "%s: rank %d: %s\n", CMD, recur_parallel_rank(), buf);
-    else
-        fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 /* ---- defaults and presets ---------------------------------------------- */
 
@@ -182,23 +167,23 @@ static int build_config(const lm_train_opts *o, int V, recur_model_config *cfg)
     cfg->rnn.num_layers = (int)o->layers;
     cfg->rnn.hidden_size = (int)o->hidden;
     if (o->proj > 0 && cfg->rnn.cell != RECUR_CELL_LSTM)
-        return fail("--proj %lld: a projection needs --cell lstm", o->proj);
+        return cli_fail(CMD, "--proj %lld: a projection needs --cell lstm", o->proj);
     if (o->proj > 0 && o->proj >= o->hidden)
-        return fail("--proj %lld must be smaller than --hidden %lld", o->proj, o->hidden);
+        return cli_fail(CMD, "--proj %lld must be smaller than --hidden %lld", o->proj, o->hidden);
     cfg->rnn.proj_size = (int)o->proj;
     cfg->rnn.residual = o->residual;
     int width = (int)(o->proj > 0 ? o->proj : o->hidden);
     int embed = (int)(o->embed > 0 ? o->embed : width);
     if (o->tied && embed != width)
-        return fail("--tied needs --embed %d equal to the recurrent output width %d (--%s)",
+        return cli_fail(CMD, "--tied needs --embed %d equal to the recurrent output width %d (--%s)",
                     embed, width, o->proj > 0 ? "proj" : "hidden");
     if (o->forget_bias && *o->forget_bias) {
         char *end;
         double fb = strtod(o->forget_bias, &end);
         if (*end || !isfinite(fb))
-            return fail("--forget-bias: '%s' is not a finite number", o->forget_bias);
+            return cli_fail(CMD, "--forget-bias: '%s' is not a finite number", o->forget_bias);
         if (cfg->rnn.cell != RECUR_CELL_LSTM)
-            return fail("--forget-bias needs --cell lstm");
+            return cli_fail(CMD, "--forget-bias needs --cell lstm");
     }
     cfg->embed_size = embed;
     cfg->tied = o->tied;
@@ -222,7 +207,7 @@ static int encode_text(const recur_vocab *v, lm_text *x, int32_t **ids, size_t *
 {
     recur_error err = {0};
     if (recur_corpus_encode(v, x->text, x->len, x->name, 0, ids, n, oov, &err) != RECUR_OK)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     int32_t eos = recur_vocab_eos(v), unk = recur_vocab_unk(v);
     size_t known = 0;
     for (size_t i = 0; i < *n; i++)
@@ -231,7 +216,7 @@ static int encode_text(const recur_vocab *v, lm_text *x, int32_t **ids, size_t *
     if (known == 0) {
         free(*ids);
         *ids = NULL;
-        return fail("%s: no %s of this file is in the training vocabulary", x->name,
+        return cli_fail(CMD, "%s: no %s of this file is in the training vocabulary", x->name,
                     recur_vocab_level(v) == RECUR_LEVEL_CHAR ? "character" : "token");
     }
     return 0;
@@ -260,13 +245,13 @@ static int new_model(const lm_train_opts *o, const recur_vocab *v, recur_model *
     if (build_config(o, recur_vocab_size(v), &cfg))
         return 1;
     if (recur_model_create(m, &cfg, (uint64_t)o->train.seed, &err) != RECUR_OK)
-        return fail("model: %s", err.msg);
+        return cli_fail(CMD, "model: %s", err.msg);
     recur_status st = o->init_scale > 0 ? recur_model_init_uniform(*m, o->init_scale)
                                         : recur_model_init_default(*m);
     if (st == RECUR_OK && o->forget_bias && *o->forget_bias && cfg.rnn.cell == RECUR_CELL_LSTM)
         st = recur_model_set_forget_bias(*m, strtod(o->forget_bias, NULL));
     if (st != RECUR_OK)
-        return fail("model: %s", recur_model_errmsg(*m));
+        return cli_fail(CMD, "model: %s", recur_model_errmsg(*m));
     return 0;
 }
 
@@ -288,7 +273,7 @@ static int final_scores(const char *best, const lm_text *valid, const int32_t *v
     int chr = bf.level == RECUR_LEVEL_CHAR;
     lm_file_close(&bf);
     if (bad)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     if (train_stop_signal) {
         fprintf(stderr, "%s: interrupted during the final scoring: %s is complete (score it with "
                         "recur lm eval)\n",
@@ -330,7 +315,7 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     size_t n_train = 0, n_valid = 0, n_test = 0, oov_valid = 0, oov_test = 0, oov_train = 0;
     recur_set_num_threads((int)o->train.threads);
     if (recur_parallel_init(&err) != RECUR_OK) { /* MPI, when mpirun started this process */
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
 
@@ -338,13 +323,13 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     if (o->train.resume) {
         /* the vocabulary and the model of the run (the trainer restores the rest) */
         if (recur_checkpoint_open(&ck, last_path, &err) != RECUR_OK) {
-            fail("--resume: %s", err.msg);
+            cli_fail(CMD, "--resume: %s", err.msg);
             goto done;
         }
         if (recur_vocab_from_json(&vocab, level, recur_checkpoint_meta(ck, "recur.vocab"),
                                   &err) != RECUR_OK ||
             recur_checkpoint_load_model(ck, &m, &err) != RECUR_OK) {
-            fail("--resume: %s: %s", last_path, err.msg);
+            cli_fail(CMD, "--resume: %s: %s", last_path, err.msg);
             goto done;
         }
         recur_checkpoint_close(ck);
@@ -353,11 +338,11 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
                recur_vocab_count_text(vocab, train->text, train->len, train->name, &err) !=
                    RECUR_OK ||
                recur_vocab_finish(vocab, o->max_vocab, o->min_count, &err) != RECUR_OK) {
-        fail("%s: %s", train->name, err.msg);
+        cli_fail(CMD, "%s: %s", train->name, err.msg);
         goto done;
     }
     if (recur_vocab_to_json(vocab, &vocab_json, &err) != RECUR_OK) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     if (encode_text(vocab, train, &train_ids, &n_train, &oov_train) ||
@@ -365,7 +350,7 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
         (test && encode_text(vocab, test, &test_ids, &n_test, &oov_test)))
         goto done;
     if (level == RECUR_LEVEL_CHAR && (n_valid < 2 || (test && n_test < 2))) {
-        fail("%s: a character-level evaluation file needs at least 2 characters",
+        cli_fail(CMD, "%s: a character-level evaluation file needs at least 2 characters",
              n_valid < 2 ? valid->name : test->name);
         goto done;
     }
@@ -379,12 +364,12 @@ int lm_train_texts(const lm_train_opts *o, lm_text *train, lm_text *valid, lm_te
     lc.valid_streams = (int)o->valid_streams;
     if (recur_lm_task_create(&task, m, vocab, train_ids, n_train, valid_ids, n_valid, &lc,
                              &err) != RECUR_OK) {
-        fail("%s: %s (--batch %lld)", train->name, err.msg, o->batch);
+        cli_fail(CMD, "%s: %s (--batch %lld)", train->name, err.msg, o->batch);
         goto done;
     }
     settings = settings_text(o, n_train);
     if (!settings) {
-        fail("out of memory");
+        cli_fail(CMD, "out of memory");
         goto done;
     }
     recur_meta_entry meta[2] = {{"recur.vocab", vocab_json}, {"recur.lm.train", settings}};
@@ -490,22 +475,31 @@ static int read_text(const char *path, lm_text *x)
     x->name = path;
     x->is_file = 1;
     if (recur_text_read(path, &x->text, &x->len, &err) != RECUR_OK)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     return 0;
 }
 
-static int cmd_train(int argc, char **argv, json_t **stored);
+static void defaults_any(void *o) { lm_train_defaults(o); }
+static void table_any(void *o, cli_opt *t) { train_table(o, t); }
+static train_opts *common_any(void *o) { return &((lm_train_opts *)o)->train; }
 
 int lm_cmd_train(int argc, char **argv)
 {
-    json_t *stored = NULL; /* the resumed run's settings point into it */
-    int rc = cmd_train(argc, argv, &stored);
-    json_decref(stored);
-    return rc;
-}
-
-static int cmd_train(int argc, char **argv, json_t **stored)
-{
+    static const char *const files[3] = {"train", "valid", "test"};
+    static const train_cmd cmd = {
+        .name = "recur lm train",
+        .usage = "[OPTIONS] TRAIN VALID [TEST]\n\n"
+                 "Trains a language model on the text file TRAIN, validating on VALID after\n"
+                 "each epoch; TEST (optional) is scored with the best model at the end.",
+        .record = "recur.lm.train",
+        .file_names = files,
+        .second_file = "validation",
+        .resumable = LM_RESUMABLE,
+        .opts_size = sizeof(lm_train_opts),
+        .defaults = defaults_any,
+        .table = table_any,
+        .common = common_any,
+    };
     lm_train_opts o;
     lm_train_defaults(&o);
     /* a preset first, so that the options given override it */
@@ -521,58 +515,23 @@ static int cmd_train(int argc, char **argv, json_t **stored)
             return 2;
         }
     }
-    cli_opt tab[64];
-    train_table(&o, tab);
     const char *pos[3];
     int npos;
-    int rc = cli_parse(CMD, "[OPTIONS] TRAIN VALID [TEST]\n\n"
-                            "Trains a language model on the text file TRAIN, validating on VALID after\n"
-                            "each epoch; TEST (optional) is scored with the best model at the end.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return fail("--resume and --force exclude each other");
-    if (o.train.resume) {
-        /* the stored run's settings, then the options a resumed run may change */
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.lm.train", path, sizeof path, stored, &err))
-            return fail("--resume: %s", err.msg);
-        json_t *j = *stored;
-        lm_train_opts s;
-        lm_train_defaults(&s);
-        cli_opt stab[64];
-        train_table(&s, stab);
-        if (train_settings_resume(CMD, path, json_object_get(j, "options"), tab, stab,
-                                  LM_RESUMABLE))
-            return 1;
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "valid", "test"};
-            train_stored_files(j, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        fprintf(stderr, "%s: needs a training file and a validation file (try %s --help)\n", CMD,
-                CMD);
-        return 2;
-    }
-    o.train_path = pos[0];
-    o.valid_path = pos[1];
-    o.test_path = npos > 2 ? pos[2] : "";
-    lm_text train = {0}, valid = {0}, test = {0};
-    if (read_text(pos[0], &train) || read_text(pos[1], &valid) ||
-        (npos > 2 && read_text(pos[2], &test))) {
+    json_t *stored; /* the resumed run's settings point into it */
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0) {
+        o.train_path = pos[0];
+        o.valid_path = pos[1];
+        o.test_path = npos > 2 ? pos[2] : "";
+        lm_text train = {0}, valid = {0}, test = {0};
+        if (read_text(pos[0], &train) || read_text(pos[1], &valid) || (npos > 2 && read_text(pos[2], &test)))
+            rc = 1;
+        else
+            rc = lm_train_texts(&o, &train, &valid, npos > 2 ? &test : NULL);
         free(train.text);
         free(valid.text);
-        return 1;
+        free(test.text);
     }
-    rc = lm_train_texts(&o, &train, &valid, npos > 2 ? &test : NULL);
-    free(train.text);
-    free(valid.text);
-    free(test.text);
+    json_decref(stored);
     return rc;
 }

@@ -18,21 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "recur.h"
 
 int cli_ngram(int argc, char **argv);
 
 #define DEFAULT_MEMORY_MB 256
-
-static void usage_group(FILE *out)
-{
-    fprintf(out,
-            "usage: recur ngram COMMAND [OPTIONS] ...\n\n"
-            "commands:\n"
-            "  train    train an interpolated modified Kneser-Ney model, write it as ARPA\n"
-            "  eval     perplexity of text files under an ARPA model (recur's, SRILM's, KenLM's)\n\n"
-            "`recur ngram COMMAND --help` lists the options of each.\n");
-}
 
 static void usage_train(FILE *out)
 {
@@ -74,7 +65,7 @@ static void usage_eval(FILE *out)
 }
 
 /* A usage error: the message, a pointer to --help, exit status 2. */
-__attribute__((format(printf, 2, 3))) static int fail(const char *cmd, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -160,57 +151,57 @@ static int cmd_train(int argc, char **argv)
         }
         if (!strcmp(a, "-o")) {
             if (i + 1 >= argc)
-                return fail("train", "option %s needs a value", a);
+                return usage_error("train", "option %s needs a value", a);
             output = argv[++i];
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--output", &m)) || m) {
             if (!v)
-                return fail("train", "option %s needs a value", "--output");
+                return usage_error("train", "option %s needs a value", "--output");
             output = v;
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--order", &m)) || m) {
             if (!v)
-                return fail("train", "option --order needs a value");
+                return usage_error("train", "option --order needs a value");
             long o;
             if (!parse_long(v, 1, RECUR_NGRAM_MAX_ORDER, &o))
-                return fail("train", "--order: '%s' is not an integer in 1..%d", v,
+                return usage_error("train", "--order: '%s' is not an integer in 1..%d", v,
                             RECUR_NGRAM_MAX_ORDER);
             cfg.order = (int)o;
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--memory", &m)) || m) {
             if (!v)
-                return fail("train", "option --memory needs a value");
+                return usage_error("train", "option --memory needs a value");
             if (!parse_long(v, 1, 1L << 20, &mb))
-                return fail("train", "--memory: '%s' is not a number of MiB in 1..1048576", v);
+                return usage_error("train", "--memory: '%s' is not a number of MiB in 1..1048576", v);
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--tmpdir", &m)) || m) {
             if (!v || !*v)
-                return fail("train", "option %s needs a directory", "--tmpdir");
+                return usage_error("train", "option %s needs a directory", "--tmpdir");
             cfg.tmp_dir = v;
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--fallback-discounts", &m)) || m) {
             if (!v)
-                return fail("train", "option --fallback-discounts needs a value");
+                return usage_error("train", "option --fallback-discounts needs a value");
             if (!parse_discounts(v, cfg.fallback))
-                return fail("train", "--fallback-discounts: '%s' is not three numbers D1,D2,D3", v);
+                return usage_error("train", "--fallback-discounts: '%s' is not three numbers D1,D2,D3", v);
             cfg.discount_fallback = 1;
             continue;
         }
         if (a[0] == '-' && a[1] != '\0')
-            return fail("train", "unknown option '%s'", a);
+            return usage_error("train", "unknown option '%s'", a);
         if (corpus)
-            return fail("train", "one training file expected, got '%s' and '%s'", corpus, a);
+            return usage_error("train", "one training file expected, got '%s' and '%s'", corpus, a);
         corpus = a;
     }
     if (!corpus)
-        return fail("train", "the training file is missing");
+        return usage_error("train", "the training file is missing");
     if (!output)
-        return fail("train", "-o MODEL.arpa is required");
+        return usage_error("train", "-o MODEL.arpa is required");
     cfg.memory_bytes = (size_t)mb << 20;
 
     recur_ngram_train_stats stats;
@@ -262,7 +253,7 @@ static int cmd_eval(int argc, char **argv)
         }
         if (a[0] == '-' && a[1] != '\0') {
             free(files);
-            return fail("eval", "unknown option '%s'", a);
+            return usage_error("eval", "unknown option '%s'", a);
         }
         if (!model)
             model = a;
@@ -271,7 +262,7 @@ static int cmd_eval(int argc, char **argv)
     }
     if (!model || n_files == 0) {
         free(files);
-        return fail("eval", "%s", model ? "no text file to evaluate" : "MODEL.arpa and a text file are required");
+        return usage_error("eval", "%s", model ? "no text file to evaluate" : "MODEL.arpa and a text file are required");
     }
     recur_ngram *m;
     recur_error err;
@@ -307,19 +298,10 @@ static int cmd_eval(int argc, char **argv)
 
 int cli_ngram(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage_group(stderr);
-        return 2;
-    }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage_group(stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "train"))
-        return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur ngram: unknown command '%s' (try recur ngram --help)\n", cmd);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", cmd_train, "train an interpolated modified Kneser-Ney model, write it as ARPA"},
+        {"eval", cmd_eval, "perplexity of text files under an ARPA model (recur's, SRILM's, KenLM's)"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur ngram", "n-gram language models (see docs/ngram.md)", cmds, argc, argv);
 }

@@ -21,24 +21,14 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
+#include "commands.h"
 #include "recur_seq2seq.h"
 #include "train_options.h"
 
 int cli_seq2seq(int argc, char **argv);
 
 static const char *cmd_name = "recur seq2seq";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", cmd_name, buf);
-    return 1;
-}
 
 static double now(void)
 {
@@ -197,7 +187,7 @@ static int score_file(recur_s2s *s, const recur_s2s_pairs *p, const decode_opts 
     memset(&out->sc, 0, sizeof out->sc);
     double t0 = now();
     if (recur_s2s_evaluate(s, p, &dc, 0, &out->sc, NULL, NULL, &err))
-        return fail("%s", err.msg);
+        return cli_fail(cmd_name, "%s", err.msg);
     out->seconds = now() - t0;
     return 0;
 }
@@ -216,7 +206,7 @@ static int final_scores(const char *best, const s2s_train_opts *o, const char *d
     recur_s2s *s;
     recur_error err = {0};
     if (recur_s2s_open(&s, best, &err))
-        return fail("%s", err.msg);
+        return cli_fail(cmd_name, "%s", err.msg);
     decode_opts greedy = o->test;
     greedy.beam = 1;
     greedy.nbest = 1;
@@ -269,7 +259,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
     if (recur_s2s_pairs_read(&train, train_path, sl, tl, 0, &err) ||
         recur_s2s_pairs_read(&dev, dev_path, sl, tl, 0, &err) ||
         (test_path && recur_s2s_pairs_read(&test, test_path, sl, tl, 0, &err))) {
-        fail("%s", err.msg);
+        cli_fail(cmd_name, "%s", err.msg);
         goto done;
     }
     if (o->train.resume) {
@@ -278,7 +268,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
         recur_checkpoint *ck;
         if (recur_checkpoint_open(&ck, last, &err) ||
             recur_s2s_from_checkpoint(&s, ck, &err)) {
-            fail("--resume: %s", err.msg);
+            cli_fail(cmd_name, "--resume: %s", err.msg);
             goto done;
         }
         recur_checkpoint_close(ck);
@@ -286,7 +276,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
         recur_s2s_config c;
         model_config(o, &c);
         if (recur_s2s_create(&s, &c, train, (uint64_t)o->train.seed, &err)) {
-            fail("%s", err.msg);
+            cli_fail(cmd_name, "%s", err.msg);
             goto done;
         }
     }
@@ -302,7 +292,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
     tc.eval.max_len_extra = (int)o->test.max_len_extra;
     tc.eval.batch = (int)o->test.batch;
     if (recur_s2s_task_create(&task, s, train, dev, &tc, &err)) {
-        fail("%s", err.msg);
+        cli_fail(cmd_name, "%s", err.msg);
         goto done;
     }
     settings = settings_text(o, train_path, dev_path, test_path);
@@ -319,7 +309,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
     cfg.n_inputs = test_path ? 3 : 2;
     train_signals_install();
     if (recur_trainer_create(&tr, recur_s2s_model(s), &tk, &cfg, &err)) {
-        fail("%s", err.msg);
+        cli_fail(cmd_name, "%s", err.msg);
         goto done;
     }
     const recur_s2s_config *c = recur_s2s_get_config(s);
@@ -336,7 +326,7 @@ static int run_train(s2s_train_opts *o, const char *train_path, const char *dev_
     recur_status st = recur_trainer_run(tr);
     if (st) {
         if (st != RECUR_ERR_INTERRUPTED)
-            fail("%s", recur_trainer_errmsg(tr));
+            cli_fail(cmd_name, "%s", recur_trainer_errmsg(tr));
         rc = train_exit_status(st);
         goto done;
     }
@@ -364,57 +354,39 @@ done:
     return rc;
 }
 
+static void train_defaults_any(void *o) { train_defaults(o); }
+static void train_table_any(void *o, cli_opt *t) { train_table(o, t); }
+static train_opts *train_common_any(void *o) { return &((s2s_train_opts *)o)->train; }
+
 static int cmd_train(int argc, char **argv)
 {
-    s2s_train_opts o;
-    train_defaults(&o);
-    cli_opt tab[96];
-    train_table(&o, tab);
-    const char *pos[3];
-    int npos;
-    cmd_name = "recur seq2seq train";
-    int rc = cli_parse(cmd_name, "[OPTIONS] TRAIN DEV [TEST]\n\n"
+    static const char *const files[3] = {"train", "dev", "test"};
+    static const train_cmd cmd = {
+        .name = "recur seq2seq train",
+        .usage = "[OPTIONS] TRAIN DEV [TEST]\n\n"
                                  "Trains an encoder-decoder on pairs source<TAB>target (one a line; further\n"
                                  "tab-separated targets or lines with the same source are further references),\n"
                                  "early stopping on DEV's word error rate; TEST is scored with the best model.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return fail("--resume and --force exclude each other");
-    json_t *stored = NULL;
-    if (o.train.resume) {
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.seq2seq.train", path, sizeof path, &stored, &err))
-            return fail("--resume: %s", err.msg);
-        s2s_train_opts s;
-        train_defaults(&s);
-        cli_opt stab[96];
-        train_table(&s, stab);
-        if (train_settings_resume(cmd_name, path, json_object_get(stored, "options"), tab, stab,
-                                  S2S_RESUMABLE)) {
-            json_decref(stored);
-            return 1;
-        }
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            static const char *const names[3] = {"train", "dev", "test"};
-            train_stored_files(stored, names, pos, &npos);
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        json_decref(stored);
-        fprintf(stderr, "%s: needs a training file and a development file (try --help)\n", cmd_name);
-        return 2;
-    }
-    if (o.test.nbest > o.test.beam) {
-        json_decref(stored);
-        return fail("--nbest %lld exceeds --beam %lld", o.test.nbest, o.test.beam);
-    }
-    rc = run_train(&o, pos[0], pos[1], npos > 2 ? pos[2] : NULL);
+        .record = "recur.seq2seq.train",
+        .file_names = files,
+        .second_file = "development",
+        .resumable = S2S_RESUMABLE,
+        .opts_size = sizeof(s2s_train_opts),
+        .defaults = train_defaults_any,
+        .table = train_table_any,
+        .common = train_common_any,
+    };
+    cmd_name = cmd.name;
+    s2s_train_opts o;
+    train_defaults(&o);
+    const char *pos[3];
+    int npos;
+    json_t *stored;
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0 && o.test.nbest > o.test.beam)
+        rc = cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", o.test.nbest, o.test.beam);
+    if (rc < 0)
+        rc = run_train(&o, pos[0], pos[1], npos > 2 ? pos[2] : NULL);
     json_decref(stored);
     return rc;
 }
@@ -462,18 +434,18 @@ static int cmd_decode(int argc, char **argv)
         return 2;
     }
     if (d.nbest > d.beam)
-        return fail("--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
+        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
     recur_set_num_threads((int)threads);
     const char *in_name = npos > 1 && strcmp(pos[1], "-") ? pos[1] : "(stdin)";
     FILE *in = npos > 1 && strcmp(pos[1], "-") ? fopen(pos[1], "rb") : stdin;
     if (!in)
-        return fail("%s: cannot open", pos[1]);
+        return cli_fail(cmd_name, "%s: cannot open", pos[1]);
     recur_s2s *s;
     recur_error err = {0};
     if (recur_s2s_open(&s, pos[0], &err)) {
         if (in != stdin)
             fclose(in);
-        return fail("%s", err.msg);
+        return cli_fail(cmd_name, "%s", err.msg);
     }
     recur_s2s_decode_config dc;
     decode_config(&d, &dc);
@@ -487,7 +459,7 @@ static int cmd_decode(int argc, char **argv)
     size_t cap = 0;
     long long line_no = 0;
     int m = 0, eof = 0;
-    rc = !lines || !ids || !len || !res ? fail("out of memory") : 0;
+    rc = !lines || !ids || !len || !res ? cli_fail(cmd_name, "out of memory") : 0;
     while (!rc && !eof) {
         ssize_t got = getline(&buf, &cap, in);
         if (got < 0)
@@ -504,11 +476,11 @@ static int cmd_decode(int argc, char **argv)
             }
             size_t bad;
             if (memchr(buf, 0, l) || !recur_utf8_valid(buf, l, &bad)) {
-                rc = fail("%s:%lld: not valid UTF-8 text", in_name, line_no);
+                rc = cli_fail(cmd_name, "%s:%lld: not valid UTF-8 text", in_name, line_no);
                 break;
             }
             if (recur_s2s_encode_source(s, buf, l, &ids[m], &len[m], NULL, &err)) {
-                rc = fail("%s:%lld: %s", in_name, line_no, err.msg);
+                rc = cli_fail(cmd_name, "%s:%lld: %s", in_name, line_no, err.msg);
                 break;
             }
             if (len[m] == 0) { /* an empty line: nothing to decode */
@@ -517,14 +489,14 @@ static int cmd_decode(int argc, char **argv)
                 continue;
             }
             if (!(lines[m] = strdup(buf))) {
-                rc = fail("out of memory");
+                rc = cli_fail(cmd_name, "out of memory");
                 break;
             }
             m++;
         }
         if (m > 0 && (m == G || eof)) {
             if (recur_s2s_decode_ids(s, (const int32_t *const *)ids, len, m, &dc, res, &err)) {
-                rc = fail("%s", err.msg);
+                rc = cli_fail(cmd_name, "%s", err.msg);
                 break;
             }
             for (int i = 0; i < m; i++) {
@@ -552,7 +524,7 @@ static int cmd_decode(int argc, char **argv)
         fclose(in);
     recur_s2s_free(s);
     if (!rc && ferror(stdout))
-        rc = fail("writing the output failed");
+        rc = cli_fail(cmd_name, "writing the output failed");
     return rc;
 }
 
@@ -583,17 +555,17 @@ static int cmd_eval(int argc, char **argv)
         return 2;
     }
     if (d.nbest > d.beam)
-        return fail("--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
+        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
     recur_set_num_threads((int)threads);
     recur_s2s *s;
     recur_error err = {0};
     if (recur_s2s_open(&s, pos[0], &err))
-        return fail("%s", err.msg);
+        return cli_fail(cmd_name, "%s", err.msg);
     const recur_s2s_config *c = recur_s2s_get_config(s);
     recur_s2s_pairs *p;
     if (recur_s2s_pairs_read(&p, pos[1], c->source_level, c->target_level, 0, &err)) {
         recur_s2s_free(s);
-        return fail("%s", err.msg);
+        return cli_fail(cmd_name, "%s", err.msg);
     }
     score_line l;
     rc = score_file(s, p, &d, &l);
@@ -620,23 +592,13 @@ static int cmd_eval(int argc, char **argv)
 
 int cli_seq2seq(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: recur seq2seq COMMAND [OPTIONS] [ARGS]\n\n"
-                     "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)\n\n"
-                     "commands:\n"
-                     "  train   train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]\n"
-                     "  decode  one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]\n"
-                     "  eval    word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE\n\n"
-                     "`recur seq2seq COMMAND --help` lists each command's options and defaults.\n");
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "train"))
-        return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "decode"))
-        return cmd_decode(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    fprintf(stderr, "recur seq2seq: unknown command '%s' (try recur seq2seq --help)\n", argv[1]);
-    return 2;
+    static const cli_subcommand cmds[] = {
+        {"train", cmd_train, "train on source<TAB>target pairs: recur seq2seq train TRAIN DEV [TEST]"},
+        {"decode", cmd_decode, "one source a line to source<TAB>target: recur seq2seq decode MODEL [FILE|-]"},
+        {"eval", cmd_eval, "word and token error rates, n-best oracle: recur seq2seq eval MODEL FILE"},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch("recur seq2seq",
+                        "encoder-decoders over characters or words, e.g. spelling to pronunciation (see docs/seq2seq.md)",
+                        cmds, argc, argv);
 }

@@ -10,23 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_fail.h"
 #include "options.h"
 #include "recur_tag.h"
 #include "tag.h"
 
 static const char *CMD = "recur tag eval";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 #define MAXF 64
 
@@ -53,9 +42,9 @@ static int add(recur_conlleval *e, const char *word, const char *gold, const cha
 {
     recur_status st = recur_conlleval_add(e, word, gold, guess);
     if (st == RECUR_ERR_ARG)
-        return fail("%s:%lld: a tag of %d bytes or more", name, lineno, RECUR_TAG_MAX);
+        return cli_fail(CMD, "%s:%lld: a tag of %d bytes or more", name, lineno, RECUR_TAG_MAX);
     if (st != RECUR_OK)
-        return fail("out of memory");
+        return cli_fail(CMD, "out of memory");
     return 0;
 }
 
@@ -80,7 +69,7 @@ int tag_cmd_eval(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     int pair = *gold || *pred;
     if (pair && (!*gold || !*pred || npos))
-        return fail("--gold and --pred go together, without FILE");
+        return cli_fail(CMD, "--gold and --pred go together, without FILE");
     if (!pair && npos != 1) {
         fprintf(stderr, "%s: needs FILE or --gold and --pred (try %s --help)\n", CMD, CMD);
         return 2;
@@ -91,12 +80,12 @@ int tag_cmd_eval(int argc, char **argv)
     if (!a || (pair && !b)) {
         if (a && a != stdin)
             fclose(a);
-        return fail("%s: cannot open", !a ? an : pred);
+        return cli_fail(CMD, "%s: cannot open", !a ? an : pred);
     }
     recur_conlleval *e = NULL;
     recur_error err = {0};
     if (recur_conlleval_create(&e, &err) != RECUR_OK) {
-        rc = fail("%s", err.msg);
+        rc = cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     char *la = NULL, *lb = NULL;
@@ -110,7 +99,7 @@ int tag_cmd_eval(int argc, char **argv)
             break;
         lineno++;
         if (pair && (na < 0 || nb < 0)) {
-            rc = fail("%s ends at line %lld, %s goes on", na < 0 ? gold : pred, lineno,
+            rc = cli_fail(CMD, "%s ends at line %lld, %s goes on", na < 0 ? gold : pred, lineno,
                       na < 0 ? pred : gold);
             break;
         }
@@ -125,7 +114,7 @@ int tag_cmd_eval(int argc, char **argv)
             if (columns < 0)
                 columns = nfa;
             if (nfa != columns || nfa < 2) {
-                rc = fail("%s:%lld: %d columns where %s", an, lineno, nfa,
+                rc = cli_fail(CMD, "%s:%lld: %d columns where %s", an, lineno, nfa,
                           nfa < 2 ? "at least 2 (gold and guess) are needed" : "the first line has more or fewer");
                 break;
             }
@@ -134,7 +123,7 @@ int tag_cmd_eval(int argc, char **argv)
             continue;
         }
         if ((nfa == 0) != (nfb == 0)) {
-            rc = fail("line %lld: a blank line in %s but not in %s", lineno, nfa ? pred : gold,
+            rc = cli_fail(CMD, "line %lld: a blank line in %s but not in %s", lineno, nfa ? pred : gold,
                       nfa ? gold : pred);
             break;
         }
@@ -144,12 +133,12 @@ int tag_cmd_eval(int argc, char **argv)
             continue;
         }
         if (strcmp(fa[0], fb[0]) != 0) {
-            rc = fail("line %lld: the word '%s' of %s is '%s' in %s", lineno, fa[0], gold, fb[0], pred);
+            rc = cli_fail(CMD, "line %lld: the word '%s' of %s is '%s' in %s", lineno, fa[0], gold, fb[0], pred);
             break;
         }
         int tc = tag_column ? (int)tag_column : nfa;
         if (tc > nfa || nfa < 2 || nfb < 2) {
-            rc = fail("line %lld: too few columns (%s has %d, %s %d)", lineno, gold, nfa, pred, nfb);
+            rc = cli_fail(CMD, "line %lld: too few columns (%s has %d, %s %d)", lineno, gold, nfa, pred, nfb);
             break;
         }
         if ((rc = add(e, fa[0], fa[tc - 1], fb[nfb - 1], an, lineno)))
@@ -160,7 +149,7 @@ int tag_cmd_eval(int argc, char **argv)
     if (!rc) {
         char *rep = recur_conlleval_report(e);
         if (!rep)
-            rc = fail("out of memory");
+            rc = cli_fail(CMD, "out of memory");
         else
             fputs(rep, stdout);
         free(rep);

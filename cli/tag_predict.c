@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_fail.h"
 #include "options.h"
 #include "recur_tag.h"
 #include "strbuf.h"
@@ -30,18 +31,6 @@ typedef struct predictor {
     int64_t n_words, cap_words;
     int n_sents, cap_sents;
 } predictor;
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 static int push_word(predictor *p, char *word, char *raw)
 {
@@ -93,10 +82,10 @@ static int flush(predictor *p)
         p->tags = malloc((size_t)p->n_words * sizeof *p->tags);
         p->cap_tags = p->tags ? p->n_words : 0;
         if (!p->tags)
-            return fail("out of memory");
+            return cli_fail(CMD, "out of memory");
     }
     if (recur_tagger_tag_batch(p->tg, (const char *const *)p->words, p->off, p->n_sents, p->tags) != RECUR_OK)
-        return fail("%s", recur_tagger_errmsg(p->tg));
+        return cli_fail(CMD, "%s", recur_tagger_errmsg(p->tg));
     for (int s = 0; s < p->n_sents; s++) {
         for (int64_t i = p->off[s]; i < p->off[s + 1]; i++) {
             if (p->conll)
@@ -153,14 +142,14 @@ int tag_cmd_predict(int argc, char **argv)
     const char *in_name = npos > 1 && strcmp(pos[1], "-") ? pos[1] : "-";
     FILE *in = strcmp(in_name, "-") ? fopen(in_name, "rb") : stdin;
     if (!in)
-        return fail("%s: cannot open", in_name);
+        return cli_fail(CMD, "%s: cannot open", in_name);
     predictor p;
     memset(&p, 0, sizeof p);
     recur_error err = {0};
     if (recur_tagger_open(&p.tg, pos[0], &err) != RECUR_OK) {
         if (in != stdin)
             fclose(in);
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     }
     p.word_column = (int)word_column;
     if (group == 0)
@@ -233,7 +222,7 @@ int tag_cmd_predict(int argc, char **argv)
             cur = strdup(line);
         }
         if (!cur) {
-            rc = fail("out of memory");
+            rc = cli_fail(CMD, "out of memory");
             break;
         }
         lineno++;
@@ -252,13 +241,13 @@ int tag_cmd_predict(int argc, char **argv)
         }
         if (!copy) {
             free(cur);
-            rc = fail("out of memory");
+            rc = cli_fail(CMD, "out of memory");
             break;
         }
         if (p.conll) {
             if (nf == 0 || !strcmp(fields[0], "-DOCSTART-")) {
                 if (end_sentence(&p) || flush(&p)) {
-                    rc = rc ? rc : fail("out of memory");
+                    rc = rc ? rc : cli_fail(CMD, "out of memory");
                 } else if (nf == 0) {
                     printf("\n");
                 } else {
@@ -269,7 +258,7 @@ int tag_cmd_predict(int argc, char **argv)
                 continue;
             }
             if (nf < p.word_column) {
-                rc = fail("%s:%lld: %d columns, but the words are in column %d", in_name, lineno, nf,
+                rc = cli_fail(CMD, "%s:%lld: %d columns, but the words are in column %d", in_name, lineno, nf,
                           p.word_column);
                 free(cur);
                 free(copy);
@@ -277,7 +266,7 @@ int tag_cmd_predict(int argc, char **argv)
             }
             char *w = strdup(fields[p.word_column - 1]);
             if (!w || push_word(&p, w, cur)) {
-                rc = fail("out of memory");
+                rc = cli_fail(CMD, "out of memory");
                 free(copy);
                 break;
             }
@@ -286,7 +275,7 @@ int tag_cmd_predict(int argc, char **argv)
                 char *w = dup_n(fields[k], strlen(fields[k]));
                 char *r = strdup("");
                 if (!w || !r || push_word(&p, w, r)) {
-                    rc = fail("out of memory");
+                    rc = cli_fail(CMD, "out of memory");
                     break;
                 }
             }
@@ -300,7 +289,7 @@ int tag_cmd_predict(int argc, char **argv)
                 continue;
             }
             if (!rc && end_sentence(&p))
-                rc = fail("out of memory");
+                rc = cli_fail(CMD, "out of memory");
         }
         free(copy);
         if (!rc && p.conll == 0 && p.n_sents >= group && flush(&p))
@@ -311,7 +300,7 @@ int tag_cmd_predict(int argc, char **argv)
     if (!rc && (end_sentence(&p) || flush(&p)))
         rc = 1;
     if (!rc && ferror(in))
-        rc = fail("%s: read error", in_name);
+        rc = cli_fail(CMD, "%s: read error", in_name);
     free(line);
     for (int k = 0; k < 2; k++)
         free(held[k]);

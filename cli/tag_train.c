@@ -14,23 +14,12 @@
 
 #include <jansson.h>
 
+#include "cli_fail.h"
 #include "recur_tag.h"
 #include "tag.h"
 #include "train_options.h"
 
 static const char *CMD = "recur tag train";
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: %s\n", CMD, buf);
-    return 1;
-}
 
 typedef struct tag_train_opts {
     train_opts train;
@@ -101,7 +90,7 @@ static int table(tag_train_opts *o, cli_opt *t)
     t[n++] = CLI_INT("layers", &o->layers, "N", "word-level bidirectional layers", 1, RECUR_MAX_LAYERS);
     t[n++] = CLI_DBL("dropout", &o->dropout, "P", "dropout on the stack's input and output and between layers", 0, 0.99, 0);
     t[n++] = CLI_CHOICE("output", &o->output, "linear-chain CRF or softmax per token", "crf|softmax");
-    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "pretrained word vectors (GloVe or word2vec text)", "none");
+    t[n++] = CLI_STR("embeddings", &o->embeddings, "FILE", "pretrained word vectors (GloVe text, word2vec text or binary)", "none");
     n += train_opts_rows(&o->train, t + n);
     t[n] = CLI_END;
     return n;
@@ -148,7 +137,7 @@ static int final_scores(const char *best, const recur_tag_corpus *dev, const rec
     recur_error err = {0};
     recur_tagger *tg = NULL;
     if (recur_tagger_open(&tg, best, &err) != RECUR_OK)
-        return fail("%s", err.msg);
+        return cli_fail(CMD, "%s", err.msg);
     int plain = recur_tagger_scheme(tg) == RECUR_TAGS_PLAIN;
     const recur_tag_corpus *cs[2] = {dev, test};
     const char *names[2] = {"dev", "test"};
@@ -159,7 +148,7 @@ static int final_scores(const char *best, const recur_tag_corpus *dev, const rec
         recur_conlleval *e = NULL;
         if (recur_conlleval_create(&e, &err) != RECUR_OK ||
             recur_tagger_eval_corpus(tg, cs[k], e) != RECUR_OK) {
-            int rc = fail("%s", e ? recur_tagger_errmsg(tg) : err.msg);
+            int rc = cli_fail(CMD, "%s", e ? recur_tagger_errmsg(tg) : err.msg);
             recur_conlleval_free(e);
             recur_tagger_free(tg);
             return rc;
@@ -191,7 +180,7 @@ static int run(tag_train_opts *o, const char *const *paths, int npaths)
     /* dev and test are read in the scheme found in TRAIN */
     for (int k = 0; k < npaths; k++) {
         if (recur_tag_corpus_read(&cs[k], paths[k], &rc_cfg, &err) != RECUR_OK) {
-            fail("%s", err.msg);
+            cli_fail(CMD, "%s", err.msg);
             goto done;
         }
         rc_cfg.scheme = (int)recur_tag_corpus_scheme(cs[0]);
@@ -225,12 +214,12 @@ static int run(tag_train_opts *o, const char *const *paths, int npaths)
                                    (uint64_t)o->train.seed, &err);
     }
     if (st != RECUR_OK) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     settings = settings_text(o, paths, npaths);
     if (!settings) {
-        fail("out of memory");
+        cli_fail(CMD, "out of memory");
         goto done;
     }
     recur_task tk = recur_tag_task_callbacks(task);
@@ -247,7 +236,7 @@ static int run(tag_train_opts *o, const char *const *paths, int npaths)
     tc.n_inputs = npaths;
     train_signals_install();
     if (recur_trainer_create(&tr, recur_tag_task_model(task), &tk, &tc, &err) != RECUR_OK) {
-        fail("%s", err.msg);
+        cli_fail(CMD, "%s", err.msg);
         goto done;
     }
     int nw, nc, nl, np;
@@ -264,7 +253,7 @@ static int run(tag_train_opts *o, const char *const *paths, int npaths)
     st = recur_trainer_run(tr);
     if (st != RECUR_OK) {
         if (st != RECUR_ERR_INTERRUPTED)
-            fail("%s", recur_trainer_errmsg(tr));
+            cli_fail(CMD, "%s", recur_trainer_errmsg(tr));
         rc = train_exit_status(st);
         goto done;
     }
@@ -292,53 +281,36 @@ done:
 
 static const char *const TAG_RESUMABLE[] = {NULL};
 
+static void defaults_any(void *o) { defaults(o); }
+static void table_any(void *o, cli_opt *t) { table(o, t); }
+static train_opts *common_any(void *o) { return &((tag_train_opts *)o)->train; }
+
 int tag_cmd_train(int argc, char **argv)
 {
+    static const char *const files[3] = {"train", "dev", "test"};
+    static const train_cmd cmd = {
+        .name = "recur tag train",
+        .usage = "[OPTIONS] TRAIN DEV [TEST]\n\n"
+                 "Trains a tagger on the CoNLL column file TRAIN, choosing the model by its\n"
+                 "score on DEV after each epoch (F1 of chunks, accuracy for plain labels);\n"
+                 "TEST (optional) is scored with the best model at the end.",
+        .record = "recur.tag.train",
+        .file_names = files,
+        .second_file = "development",
+        .resumable = TAG_RESUMABLE,
+        .opts_size = sizeof(tag_train_opts),
+        .defaults = defaults_any,
+        .table = table_any,
+        .common = common_any,
+    };
     tag_train_opts o;
     defaults(&o);
-    cli_opt tab[64];
-    table(&o, tab);
     const char *pos[3];
     int npos;
-    int rc = cli_parse(CMD, "[OPTIONS] TRAIN DEV [TEST]\n\n"
-                            "Trains a tagger on the CoNLL column file TRAIN, choosing the model by its\n"
-                            "score on DEV after each epoch (F1 of chunks, accuracy for plain labels);\n"
-                            "TEST (optional) is scored with the best model at the end.",
-                       tab, argc, argv, pos, 3, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (o.train.resume && o.train.force)
-        return fail("--resume and --force exclude each other");
-    json_t *stored = NULL;
-    if (o.train.resume) {
-        char path[4200];
-        recur_error err = {0};
-        if (train_stored_run(o.train.out_dir, "recur.tag.train", path, sizeof path, &stored, &err))
-            return fail("--resume: %s", err.msg);
-        tag_train_opts s;
-        defaults(&s);
-        cli_opt stab[64];
-        table(&s, stab);
-        if (train_settings_resume(CMD, path, json_object_get(stored, "options"), tab, stab,
-                                  TAG_RESUMABLE)) {
-            json_decref(stored);
-            return 1;
-        }
-        s.train.resume = 1;
-        s.train.out_dir = o.train.out_dir;
-        if (npos == 0) {
-            json_t *files = json_object_get(stored, "files");
-            for (size_t k = 0; k < json_array_size(files) && k < 3; k++)
-                pos[npos++] = json_string_value(json_array_get(files, k));
-        }
-        o = s;
-    }
-    if (npos < 2) {
-        json_decref(stored);
-        fprintf(stderr, "%s: needs a training file and a development file (try %s --help)\n", CMD, CMD);
-        return 2;
-    }
-    rc = run(&o, pos, npos);
+    json_t *stored;
+    int rc = train_cmd_parse(&cmd, &o, argc, argv, pos, &npos, &stored);
+    if (rc < 0)
+        rc = run(&o, pos, npos);
     json_decref(stored);
     return rc;
 }

@@ -1,8 +1,10 @@
 /* train_options.c - the options, settings and signals every `recur TASK train` shares. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cli_fail.h"
 #include "train_options.h"
 
 void train_opts_defaults(train_opts *o)
@@ -215,9 +217,63 @@ recur_status train_stored_run(const char *out_dir, const char *key, char *path, 
 
 void train_stored_files(json_t *stored, const char *const names[3], const char **pos, int *npos)
 {
+    json_t *files = json_object_get(stored, "files");
+    if (json_is_array(files)) {
+        for (size_t k = 0; k < json_array_size(files) && k < 3; k++) {
+            const char *v = json_string_value(json_array_get(files, k));
+            if (v && *v)
+                pos[(*npos)++] = v;
+        }
+        return;
+    }
     for (int k = 0; k < 3; k++) {
         const char *v = json_string_value(json_object_get(stored, names[k]));
         if (v && *v)
             pos[(*npos)++] = v;
     }
+}
+
+int train_cmd_parse(const train_cmd *c, void *opts, int argc, char **argv, const char *pos[3], int *npos,
+                    json_t **stored)
+{
+    *stored = NULL;
+    *npos = 0;
+    cli_opt tab[TRAIN_CMD_MAX_OPTS];
+    c->table(opts, tab);
+    int rc = cli_parse(c->name, c->usage, tab, argc, argv, pos, 3, npos);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    train_opts *given = c->common(opts);
+    if (given->resume && given->force)
+        return cli_fail(c->name, "--resume and --force exclude each other");
+    if (given->resume) {
+        /* the stored run's settings, then the options a resumed run may change */
+        char path[4200];
+        recur_error err = {0};
+        if (train_stored_run(given->out_dir, c->record, path, sizeof path, stored, &err))
+            return cli_fail(c->name, "--resume: %s", err.msg);
+        void *s = malloc(c->opts_size);
+        if (!s)
+            return cli_fail(c->name, "out of memory");
+        c->defaults(s);
+        cli_opt stab[TRAIN_CMD_MAX_OPTS];
+        c->table(s, stab);
+        if (train_settings_resume(c->name, path, json_object_get(*stored, "options"), tab, stab, c->resumable)) {
+            free(s);
+            return 1;
+        }
+        train_opts *t = c->common(s);
+        t->resume = 1;
+        t->out_dir = given->out_dir;
+        if (*npos == 0)
+            train_stored_files(*stored, c->file_names, pos, npos);
+        memcpy(opts, s, c->opts_size);
+        free(s);
+    }
+    if (*npos < 2) {
+        fprintf(stderr, "%s: needs a training file and a %s file (try %s --help)\n", c->name, c->second_file,
+                c->name);
+        return 2;
+    }
+    return -1;
 }

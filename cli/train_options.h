@@ -56,10 +56,32 @@ int train_settings_resume(const char *cmd, const char *path, json_t *opts, cli_o
  * RECUR_OK, or the error of opening the file in err. */
 recur_status train_stored_run(const char *out_dir, const char *key, char *path, size_t path_len,
                               json_t **stored, recur_error *err);
-/* The input files of a resumed run given none: the record's entries
- * names[0..3) that are set, in that order, appended to pos. */
+/* The input files of a resumed run given none, appended to pos: the
+ * record's array "files", or else its entries names[0..3) that are set. */
 void train_stored_files(json_t *stored, const char *const names[3], const char **pos, int *npos);
 
+/* What a task's train command tells train_cmd_parse about itself. */
+typedef struct train_cmd {
+    const char *name;               /* "recur tag train" */
+    const char *usage;              /* cli_parse's usage text */
+    const char *record;             /* the run's record key: "recur.tag.train" */
+    const char *const *file_names;  /* the record's three file entries: train, dev, test */
+    const char *second_file;        /* what the second file is called: "development" */
+    const char *const *resumable;   /* the task's options a resumed run may change, NULL-ended */
+    size_t opts_size;               /* the task's options struct */
+    void (*defaults)(void *opts);   /* its defaults */
+    void (*table)(void *opts, cli_opt *tab); /* its option table (at most TRAIN_CMD_MAX_OPTS rows) */
+    train_opts *(*common)(void *opts);       /* the trainer's options inside it */
+} train_cmd;
+#define TRAIN_CMD_MAX_OPTS 128
+/* Parses a train command's arguments into opts (initialised by the caller:
+ * defaults, a preset).  With --resume, opts become the stored run's, changed
+ * only by the resumable options given now, and the files default to the
+ * stored run's.  pos gets the (2 or 3) files; *stored the run's record, NULL
+ * without --resume (json_decref it after the run: pos may point into it).
+ * Returns -1 to go on, else the exit status to return. */
+int train_cmd_parse(const train_cmd *c, void *opts, int argc, char **argv, const char *pos[3], int *npos,
+                    json_t **stored);
 /* SIGINT and SIGTERM set train_stop_signal (the trainer's stop flag) once;
  * a second one ends the program at once. */
 extern volatile sig_atomic_t train_stop_signal;

@@ -492,6 +492,9 @@ typedef struct recur_train_state {
     int64_t epoch;
     int64_t position;     /* data position inside the epoch (caller's meaning) */
     recur_schedule schedule;
+    /* the best validation so far as a loss, lower better: the decisive
+     * metric itself (perplexity, loss, error rate), or its negation when
+     * higher is better (accuracy, F1); +inf before the first evaluation */
     double best_val;
 } recur_train_state;
 
@@ -718,6 +721,13 @@ RECUR_API const char *recur_lm_extra_config(recur_lm_level level);
 RECUR_API recur_status recur_lm_eval_ids(recur_model *m, const recur_vocab *v, const int32_t *ids,
                                size_t n, int streams, double *nll, int64_t *count,
                                recur_error *err);
+/* As recur_lm_eval_ids with one stream, read one token at a time by a
+ * stepper whose weights are `weights` (recur_stepper_set_weights: FP32, BF16
+ * or INT8): the perplexity of the model in the precision it generates in.
+ * Float builds only for BF16 and INT8. */
+RECUR_API recur_status recur_lm_eval_ids_stepped(const recur_model *m, const recur_vocab *v, const int32_t *ids,
+                                       size_t n, recur_precision weights, double *nll, int64_t *count,
+                                       recur_error *err);
 /* The same for a text in memory (checked as recur_text_check does; tokens
  * outside the vocabulary become <unk>, counted in *n_oov, which may be NULL):
  * `recur lm eval`'s numbers through the library. */

@@ -98,9 +98,11 @@ typedef struct recur_cls_model_config {
  * PyTorch does, the parts U(+-1/sqrt(fan_in))). */
 RECUR_API recur_status recur_cls_model_create(recur_model **out, const recur_cls_model_config *cfg,
                                               uint64_t seed, recur_error *err);
-/* Sets embedding rows from a GloVe or word2vec text file ("word v1 .. vE" a
- * line, an optional "count dim" first line); *found gets the number of
- * vocabulary words set. */
+/* Sets embedding rows from a file of word vectors: GloVe or word2vec text
+ * ("word v1 .. vE" a line, an optional "count dim" first line) or word2vec
+ * binary (recognised by its bytes), read entry by entry; a word's first
+ * vector counts; *found gets the number of vocabulary words set.  Vectors of
+ * another width than the embedding's are RECUR_ERR_MISMATCH. */
 RECUR_API recur_status recur_cls_load_embeddings(recur_model *m, const recur_vocab *v,
                                                  const char *path, int lower, size_t *found,
                                                  recur_error *err);

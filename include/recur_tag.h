@@ -141,7 +141,7 @@ typedef struct recur_tagger_config {
     int layers;            /* 1 */
     double dropout;        /* on the stack's input and output, and between layers (0.5) */
     int crf;               /* 1: linear-chain CRF (default), 0: softmax per token */
-    const char *embeddings; /* GloVe / word2vec text file, NULL: random */
+    const char *embeddings; /* GloVe text, word2vec text or binary; NULL: random */
 } recur_tagger_config;
 
 RECUR_API void recur_tagger_config_default(recur_tagger_config *c);

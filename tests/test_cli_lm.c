@@ -364,6 +364,15 @@ static void test_word_end_to_end(void **state)
                2, "--lambda");
     expect_err(run("lm", "eval", "--interpolate", path_in("nowhere.arpa"), model, path_in("test.txt"), NULL),
                1, "nowhere.arpa");
+    /* through the stepper: float32 weights give the batch path's number; int8
+     * (which implies --stepper) moves it a little; not with an n-gram mixture */
+    assert_int_equal(run("lm", "eval", "--json", "--stepper", model, path_in("test.txt"), NULL), 0);
+    assert_true(fabs(json_num(g_out, "perplexity") - rnn_ppl) <= 1e-4 * rnn_ppl);
+    assert_int_equal(run("lm", "eval", "--json", "--weights", "int8", model, path_in("test.txt"), NULL), 0);
+    assert_true(fabs(json_num(g_out, "perplexity") - rnn_ppl) <= 0.05 * rnn_ppl);
+    assert_int_equal(json_num(g_out, "predicted"), 360);
+    expect_err(run("lm", "eval", "--weights", "int8", "--interpolate", arpa, model, path_in("test.txt"), NULL), 2,
+               "--stepper");
 
     /* sampling: deterministic for a seed, streams text */
     assert_int_equal(run("lm", "sample", model, "--seed", "7", "--length", "20", NULL), 0);

@@ -1,9 +1,8 @@
 /*
  * test_stepper_quant.c - a stepper with int8 or bf16 weights
  * (recur_stepper_set_weights) against a float32 stepper on a copy of the
- * model whose weight matrices hold the same quantised values, made here:
- *   int8: scale = max |row| / 127, w' = scale * nearbyint(w / scale);
- *   bf16: w rounded to 8 significant bits (frexp and nearbyint in double).
+ * model whose weight matrices hold the same quantised values, made in
+ * double (quant_ref.h).
  * The two then multiply the same numbers and differ only in the order of
  * the float sums: logits, outputs and states of twelve tokens within 2e-5
  * (relative, rel_err.h).  Against the model's own float weights they must
@@ -26,38 +25,9 @@
 #include <cmocka.h>
 
 #include "recur.h"
+#include "quant_ref.h"
 #include "rel_err.h"
 #include "engine/simd.h"
-
-static float bf16_ref(float x)
-{
-    if (x == 0 || fabsf(x) < 0x1p-126f)
-        return 0;
-    int e;
-    double m = frexp((double)x, &e);
-    return (float)ldexp(nearbyint(m * 256.0), e - 8);
-}
-
-/* Replaces every row of the matrix (rows x k) by its quantised value. */
-static void quantise(float *W, int rows, int k, recur_precision p)
-{
-    for (int i = 0; i < rows; i++) {
-        float *w = W + (size_t)i * k, mx = 0;
-        for (int j = 0; j < k; j++)
-            mx = fmaxf(mx, fabsf(w[j]));
-        const float s = mx / 127.0f;
-        for (int j = 0; j < k; j++)
-            w[j] = p == RECUR_PRECISION_INT8 ? (s > 0 ? s * nearbyintf(w[j] / s) : 0) : bf16_ref(w[j]);
-    }
-}
-
-static void quantise_tensor(recur_model *m, const char *name, recur_precision p)
-{
-    recur_tensor_info t;
-    if (recur_model_find_tensor(m, name, &t) != RECUR_OK)
-        return;
-    quantise(t.data, (int)t.shape[0], (int)t.shape[1], p);
-}
 
 typedef struct qcase {
     recur_cell cell;
@@ -84,17 +54,7 @@ static void run_case(const qcase *c, recur_precision p, int threads)
     assert_int_equal(recur_model_create(&m, &cfg, 3, &err), RECUR_OK);
     assert_int_equal(recur_model_create(&mq, &cfg, 3, &err), RECUR_OK);
     memcpy(recur_model_params(mq), recur_model_params(m), recur_model_num_params(m) * sizeof(float));
-    for (int l = 0; l < c->layers; l++) {
-        char name[64];
-        snprintf(name, sizeof name, "rnn.weight_ih_l%d", l);
-        if (l > 0 || c->vocab > c->embed) /* a character model's layer 0 reads its float table */
-            quantise_tensor(mq, name, p);
-        snprintf(name, sizeof name, "rnn.weight_hh_l%d", l);
-        quantise_tensor(mq, name, p);
-        snprintf(name, sizeof name, "rnn.weight_hr_l%d", l);
-        quantise_tensor(mq, name, p);
-    }
-    quantise_tensor(mq, "decoder.weight", p);
+    quantise_model(mq, p);
 
     recur_stepper *sq, *sref, *sfloat;
     assert_int_equal(recur_stepper_create(&sq, m, &err), RECUR_OK);

@@ -35,6 +35,15 @@ acc=$(sed -n 's/^test .*accuracy \([0-9.]*\)%.*/\1/p' "$tmp/train.out")
 awk -v a="$acc" 'BEGIN { exit !(a >= 90) }' || fail "test accuracy $acc% < 90% on separable data"
 model=$tmp/run/best.safetensors
 
+# resume: the stored files and settings, more epochs; a changed model setting is refused
+"$recur" classify train --resume --out "$tmp/run" --epochs 7 --progress none > "$tmp/resume.out" 2> "$tmp/resume.err" ||
+    fail "resume failed: $(cat "$tmp/resume.err")"
+grep -q '^test .*accuracy' "$tmp/resume.out" || fail "the resumed run did not score the stored test file"
+if "$recur" classify train --resume --out "$tmp/run" --hidden 13 --progress none > /dev/null 2> "$tmp/resume.err"; then
+    fail "resume accepted another --hidden"
+fi
+grep -q -- "--hidden" "$tmp/resume.err" || fail "resume refusal: $(cat "$tmp/resume.err")"
+
 # predict: a header, then label and probabilities per line; from stdin too
 printf 'the film was good\nit was awful\n' > "$tmp/in.txt"
 "$recur" classify predict "$model" "$tmp/in.txt" > "$tmp/pred.tsv"

@@ -54,10 +54,16 @@ printf 'Lena NNP I-PER\nvisited VBD O\nZurich NNP I-LOC\n. . O\n\n' >> "$tmp/dev
 "$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/run_emb" --epochs 1 --embeddings "$tmp/emb.txt" \
     --hidden 8 --char-hidden 0 --progress log > /dev/null 2> "$tmp/emb.log"
 grep -q "vocabulary 16 words (3 pretrained)" "$tmp/emb.log" || fail "embeddings: $(grep vocabulary "$tmp/emb.log")"
+# the same words in word2vec's binary format (1.0f is 00 00 80 3f)
+one='\000\000\200\077'
+{ printf '4 3\n'; for w in Paris zurich visited unseen; do printf "%s $one$one$one\n" "$w"; done; } > "$tmp/emb.bin"
+"$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/run_emb_bin" --epochs 1 --embeddings "$tmp/emb.bin" \
+    --hidden 8 --char-hidden 0 --progress log > /dev/null 2> "$tmp/emb.log"
+grep -q "vocabulary 16 words (3 pretrained)" "$tmp/emb.log" || fail "binary embeddings: $(grep vocabulary "$tmp/emb.log")"
 printf 'Paris 0.1 0.2 0.3\nRome 0.1 x 0.3\n' > "$tmp/emb.txt"
 if "$recur" tag train "$tmp/train.txt" "$tmp/dev.txt" --out "$tmp/run_emb2" --embeddings "$tmp/emb.txt" \
     --progress none > /dev/null 2> "$tmp/err"; then fail "a malformed vector file was accepted"; fi
-grep -q "emb.txt:2: 'x 0.3' is not a number" "$tmp/err" || fail "embeddings error: $(cat "$tmp/err")"
+grep -q "emb.txt:2: 'x' is not a number" "$tmp/err" || fail "embeddings error: $(cat "$tmp/err")"
 [ ! -e "$tmp/run_emb2" ] || fail "wrote a run for a malformed vector file"
 
 # predict a CoNLL file: the tag as a new last column, structure kept

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "tasks/classify/classify_internal.h"
+#include "text/word_vectors.h"
 
 static const char *const POOL_NAMES[] = {"last", "mean", "max", "attention"};
 
@@ -54,70 +55,64 @@ recur_status recur_cls_model_create(recur_model **out, const recur_cls_model_con
     return recur_model_create_composite(out, b, parts, n, seed, err);
 }
 
+/* What recur_cls_load_embeddings does with each entry of the file. */
+typedef struct load_ctx {
+    recur_tensor_info emb;
+    const recur_vocab *v;
+    const char *path;
+    int lower;
+    char *set; /* (V) rows already taken: a word's first vector stays */
+    char word[4096];
+    size_t found;
+} load_ctx;
+
+static recur_status load_entry(void *ctx, const char *word, const float *vec, int dim, recur_error *err)
+{
+    load_ctx *l = ctx;
+    const int E = (int)l->emb.shape[1];
+    if (dim != E)
+        return recur_error_set(err, RECUR_ERR_MISMATCH, "%s: vectors of %d numbers for an embedding of %d", l->path,
+                               dim, E);
+    size_t n = strlen(word);
+    if (n >= sizeof l->word)
+        return RECUR_OK; /* longer than any word a vocabulary holds here */
+    for (size_t i = 0; i <= n; i++)
+        l->word[i] = l->lower && word[i] >= 'A' && word[i] <= 'Z' ? (char)(word[i] - 'A' + 'a') : word[i];
+    int32_t id = recur_vocab_find(l->v, l->word, n);
+    if (id >= 0 && !l->set[id]) {
+        l->set[id] = 1;
+        for (int k = 0; k < E; k++)
+            l->emb.data[(size_t)id * E + k] = (recur_real)vec[k];
+        l->found++;
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_cls_load_embeddings(recur_model *m, const recur_vocab *v, const char *path,
                                        int lower, size_t *found, recur_error *err)
 {
     *found = 0;
-    recur_tensor_info emb;
-    if (recur_model_find_tensor(m, "embedding.weight", &emb) != RECUR_OK)
-        return recur_error_set(err, RECUR_ERR_ARG, "the model has no embedding");
-    const int E = (int)emb.shape[1];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return recur_error_set(err, RECUR_ERR_IO, "%s: cannot open", path);
-    const int32_t V = recur_vocab_size(v);
-    char *set = calloc((size_t)V, 1);
-    recur_real *row = malloc((size_t)E * sizeof *row);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    long long ln = 0;
-    recur_status st = set && row ? RECUR_OK : recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
-    while (st == RECUR_OK && (got = getline(&line, &cap, f)) > 0) {
-        ln++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = '\0';
-        char *save = NULL, *word = strtok_r(line, " \t", &save);
-        if (!word)
-            continue;
-        int k = 0;
-        char *tokv;
-        int bad = 0;
-        while ((tokv = strtok_r(NULL, " \t", &save))) {
-            char *end;
-            double x = strtod(tokv, &end);
-            if (*end || !isfinite(x)) {
-                bad = 1;
-                break;
-            }
-            if (k < E)
-                row[k] = (recur_real)x;
-            k++;
-        }
-        if (ln == 1 && k == 1 && !bad)
-            continue; /* word2vec's "count dim" header */
-        if (bad || k != E) {
-            st = recur_error_set(err, RECUR_ERR_FORMAT, "%s:%lld: expected a word and %d numbers%s", path, ln, E,
-                                 bad ? "" : " (the embedding size)");
-            break;
-        }
-        if (lower)
-            for (char *p = word; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-        int32_t id = recur_vocab_find(v, word, strlen(word));
-        if (id >= 0 && !set[id]) {
-            set[id] = 1;
-            memcpy(emb.data + (size_t)id * E, row, (size_t)E * sizeof *row);
-            (*found)++;
-        }
+    load_ctx *l = calloc(1, sizeof *l);
+    if (!l)
+        return recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+    recur_status st = RECUR_OK;
+    if (recur_model_find_tensor(m, "embedding.weight", &l->emb) != RECUR_OK) {
+        st = recur_error_set(err, RECUR_ERR_ARG, "the model has no embedding");
+        goto done;
     }
-    if (st == RECUR_OK && ferror(f))
-        st = recur_error_set(err, RECUR_ERR_IO, "%s: read error", path);
-    fclose(f);
-    free(line);
-    free(set);
-    free(row);
+    l->v = v;
+    l->path = path;
+    l->lower = lower;
+    if (!(l->set = calloc((size_t)recur_vocab_size(v), 1))) {
+        st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int dim;
+    if ((st = word_vectors_read(path, load_entry, l, &dim, err)) == RECUR_OK)
+        *found = l->found;
+done:
+    free(l->set);
+    free(l);
     return st;
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine/model_internal.h"
+#include "engine/simd.h"
 #include "tasks/classify/classify_internal.h"
 
 struct cls_net {
@@ -234,17 +235,13 @@ static void pool_max(cls_net *n)
 static void pool_attention(cls_net *n)
 {
     const int B = n->B, F = n->F, A = n->A, TB = n->T * n->B;
-    const recur_real *ba = n->ab.data, *ctx = n->ac.data;
+    /* u = tanh(H W_a^T + b_a) over all steps at once (padded ones are
+     * masked below), then the scores e = u c as one product */
     recur_gemm(0, 1, TB, A, F, 1, n->H, F, n->aw.data, F, 0, n->u, A);
-    for (int i = 0; i < TB; i++) {
-        recur_real *u = n->u + (size_t)i * A;
-        double e = 0;
-        for (int a = 0; a < A; a++) {
-            u[a] = R_TANH(u[a] + ba[a]);
-            e += (double)ctx[a] * (double)u[a];
-        }
-        n->alpha[i] = (recur_real)e; /* the score, turned into a weight below */
-    }
+    for (int i = 0; i < TB; i++)
+        vec_add(n->u + (size_t)i * A, n->ab.data, (size_t)A);
+    vec_tanh(n->u, n->u, (size_t)TB * A);
+    recur_gemm(0, 0, TB, 1, A, 1, n->u, A, n->ac.data, 1, 0, n->alpha, 1);
     memset(n->s, 0, (size_t)B * F * sizeof *n->s);
     for (int b = 0; b < B; b++) {
         double mx = -DBL_MAX, z = 0;
@@ -252,15 +249,15 @@ static void pool_attention(cls_net *n)
             mx = fmax(mx, (double)n->alpha[(size_t)t * B + b]);
         for (int t = 0; t < n->len[b]; t++)
             z += exp((double)n->alpha[(size_t)t * B + b] - mx);
+        recur_real *s = n->s + (size_t)b * F;
         for (int t = 0; t < n->T; t++) {
             recur_real *al = &n->alpha[(size_t)t * B + b];
             *al = t < n->len[b] ? (recur_real)(exp((double)*al - mx) / z) : 0;
             if (t >= n->len[b])
                 continue;
-            const recur_real *h = n->H + ((size_t)t * B + b) * F;
-            recur_real *s = n->s + (size_t)b * F;
+            const recur_real w = *al, *h = n->H + ((size_t)t * B + b) * F;
             for (int f = 0; f < F; f++)
-                s[f] += *al * h[f];
+                s[f] += w * h[f];
         }
     }
 }

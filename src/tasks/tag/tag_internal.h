@@ -81,7 +81,7 @@ typedef struct tag_data {
 
 void tag_data_free(tag_data *d);
 
-/* ---- embeddings.c: a GloVe / word2vec text file ---- */
+/* ---- embeddings.c: a GloVe or word2vec file (text/word_vectors.h) ---- */
 typedef struct tag_embeddings {
     recur_vocab *exact, *normal; /* word -> row; normalised form -> row */
     int32_t *normal_row;         /* row of each `normal` entry */
