@@ -183,6 +183,7 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
         int nT = T > n->run_T ? T : n->run_T, nB = B > n->run_B ? B : n->run_B;
         recur_run_free(n->run);
         n->run = NULL;
+        n->prefix_run = NULL; /* the new run has no table yet */
         REGROW_PLAIN(n->lengths, (size_t)nB);
         if (recur_run_create(&n->run, n->m, nT, nB, err) != RECUR_OK)
             return -2;
