@@ -319,6 +319,18 @@ RECUR_API const char *recur_run_errmsg(const recur_run *r);
  * while it is on: call it again after a change, or with on = 0 to free it.
  * Needs a model with an embedding. */
 RECUR_API recur_status recur_run_cache_input_projection(recur_run *r, int on);
+/* The same for a model with float inputs whose first `cols` input columns
+ * are, at every active step, a row of `rows` (V x cols, e.g. a word
+ * embedding the caller concatenates with other features): computes the
+ * first layer's product of every row with those columns of W_ih (V x
+ * gates*H values per direction), and forward passes with training = 0
+ * whose batch gives `tokens` (the row of each step, 0..V-1; ignored on
+ * padding) read it and multiply only the other columns; a batch without
+ * tokens, a training pass or a bfloat16 pass multiplies all of them.  The
+ * results are those of the product up to rounding (the sum over the
+ * columns splits in two).  As above, the weights must not change while it
+ * is on; rows NULL frees it. */
+RECUR_API recur_status recur_run_cache_input_prefix(recur_run *r, const recur_real *rows, int V, int cols);
 
 /* Data parallelism: the run's batches are streams [first, first + B) of a
  * global batch of `total` streams that several processes share (total 0:
@@ -329,7 +341,7 @@ RECUR_API recur_status recur_run_set_batch_share(recur_run *r, int first, int to
 
 typedef struct recur_batch {
     int T, B;
-    const int32_t *tokens;      /* (T, B) ids, models with an embedding */
+    const int32_t *tokens;      /* (T, B) ids: models with an embedding, or a prefix table's rows */
     const recur_real *inputs;   /* (T, B, input_size), models without */
     const int32_t *lengths;     /* (B), 0..T each (0: states pass through); NULL: all T */
     const int32_t *targets;     /* (T, B) class ids, -1 = no target; NULL: no loss */

@@ -33,6 +33,7 @@ typedef struct dir_buf {
     recur_real *wpack; /* the run's packed W_hh (gemm.h), NULL when products are not packed */
     const recur_real *in_table; /* (V, G*H) e_v W_ih^T per token, or NULL: multiply (layer 0, inference) */
     const int32_t *in_tok;      /* (T, B) token per row of x when in_table is set, -1: none */
+    int in_cols;                /* with in_table: the first in_cols columns of x the table covers */
     int packed;        /* 1 while the pass running uses wpack */
     int wpack_ready;   /* wpack already holds this layer's forward packing (run_freeze_recurrent) */
 } dir_buf;
@@ -56,9 +57,14 @@ void cell_input_bias(const recur_model *m, const cell_params *p, recur_real *bia
 /* table (V, G*H): e_v W_ih^T for every token v of the embedding, each the
  * one-row product a batch of one makes (layer 0 of a model with tokens). */
 void cell_input_table(const recur_model *m, const cell_params *p, recur_real *table);
+/* table (V, G*H): rows (V x cols) times the first cols columns of W_ih^T,
+ * one product (the input columns a float model's caller fills from a table
+ * of its own, recur_run_cache_input_prefix). */
+void cell_input_prefix_table(const recur_model *m, const cell_params *p, const recur_real *rows, int V, int cols,
+                             recur_real *table);
 /* out (T, B, G*H) = X W_ih^T + cell_input_bias for all T*B rows; uses
- * s->tmp.  With s->in_table the product of each row is read from the table
- * instead. */
+ * s->tmp.  With s->in_table the product of each row's first s->in_cols
+ * columns is read from the table instead, and only the rest multiplied. */
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B,
                            recur_real *out);
 /* From dgx: dW_ih += dgx^T X, dx = dgx W_ih. */

@@ -17,17 +17,57 @@ typedef struct fill_job {
     int rows;
 } fill_job;
 
+/* Table rows a few rows ahead are fetched while this one is added: they
+ * lie anywhere in a table that may be larger than the caches. */
+enum { TABLE_AHEAD = 4 };
+
+static void fill_rows(const fill_job *j, int lo, int hi)
+{
+    for (int r = lo; r < hi; r++) {
+        recur_real *o = j->out + (size_t)r * j->G;
+        if (j->table && r + TABLE_AHEAD < hi && j->tok[r + TABLE_AHEAD] >= 0) {
+            const char *next = (const char *)(j->table + (size_t)j->tok[r + TABLE_AHEAD] * j->G);
+            for (size_t b = 0; b < (size_t)j->G * sizeof(recur_real); b += 64)
+                __builtin_prefetch(next + b);
+        }
+        memcpy(o, j->bias, (size_t)j->G * sizeof(recur_real));
+        /* bias + product, the same sum the product into the bias makes */
+        if (j->table && j->tok[r] >= 0)
+            vec_add(o, j->table + (size_t)j->tok[r] * j->G, (size_t)j->G);
+    }
+}
+
 static void fill_part(void *ctx, int tid, int nt)
 {
     const fill_job *j = ctx;
     int lo, hi;
     par_split(j->rows, tid, nt, 1, &lo, &hi);
-    for (int r = lo; r < hi; r++) {
-        recur_real *o = j->out + (size_t)r * j->G;
-        memcpy(o, j->bias, (size_t)j->G * sizeof(recur_real));
-        /* bias + product, the same sum the product into the bias makes */
-        if (j->table && j->tok[r] >= 0)
-            vec_add(o, j->table + (size_t)j->tok[r] * j->G, (size_t)j->G);
+    fill_rows(j, lo, hi);
+}
+
+/* A table covering the first columns of x: each block of rows gets its
+ * table rows and then the product of the other columns while it is in
+ * cache (a row's result does not depend on the block). */
+enum { PREFIX_BLOCK = 128 };
+
+typedef struct prefix_job {
+    fill_job f;
+    const recur_real *x, *w; /* x (rows, in), W_ih (G, in): the columns from cols on are multiplied */
+    int in, cols;
+} prefix_job;
+
+static void prefix_part(void *ctx, int tid, int nt)
+{
+    const prefix_job *j = ctx;
+    const int G = j->f.G;
+    int lo, hi;
+    par_split(j->f.rows, tid, nt, 1, &lo, &hi);
+    for (int r0 = lo; r0 < hi; r0 += PREFIX_BLOCK) {
+        int r1 = hi - r0 < PREFIX_BLOCK ? hi : r0 + PREFIX_BLOCK;
+        fill_rows(&j->f, r0, r1);
+        if (j->cols < j->in)
+            recur_gemm_serial(0, 1, r1 - r0, G, j->in - j->cols, 1, j->x + (size_t)r0 * j->in + j->cols, j->in,
+                              j->w + j->cols, j->in, 1, j->f.out + (size_t)r0 * G, G);
     }
 }
 
@@ -54,15 +94,26 @@ void cell_input_table(const recur_model *m, const cell_params *p, recur_real *ta
                           table + (size_t)v * G, G);
 }
 
+void cell_input_prefix_table(const recur_model *m, const cell_params *p, const recur_real *rows, int V, int cols,
+                             recur_real *table)
+{
+    const int G = m->gates * m->cfg.rnn.hidden_size;
+    recur_gemm(0, 1, V, G, cols, 1, rows, cols, m->params + p->w_ih, p->in, 0, table, G);
+}
+
 void cell_input_projection(const recur_model *m, const cell_params *p, dir_buf *s, int T, int B, recur_real *out)
 {
     int G = m->gates * m->cfg.rnn.hidden_size;
     recur_real *bias = s->tmp; /* (B, G) scratch, G used here */
     cell_input_bias(m, p, bias);
     fill_job f = {out, bias, s->in_table, s->in_tok, G, T * B};
+    if (s->in_table) {
+        prefix_job j = {f, s->x, m->params + p->w_ih, p->in, s->in_cols};
+        par_run_work((double)T * B * G * (1 + p->in - s->in_cols), prefix_part, &j);
+        return;
+    }
     par_run_work((double)T * B * G, fill_part, &f);
-    if (!s->in_table)
-        recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
+    recur_gemm(0, 1, T * B, G, p->in, 1, s->x, p->in, m->params + p->w_ih, p->in, 1, out, G);
 }
 
 void cell_input_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int B)

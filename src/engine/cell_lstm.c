@@ -28,26 +28,33 @@ typedef struct lstm_job {
     dir_buf *s;
     int T, B;
     const int32_t *len;
+    int joint; /* one thread: W_hh packed as one G x R matrix, one product a step */
 } lstm_job;
 
-/* act[:, q*H + u0 .. u1) += hprev W_hh[q*H + u0 .. u1, :]^T for the four gates */
-static void gates_product(const lstm_job *j, const recur_real *hprev, recur_real *act, int u0, int u1)
+/* act[0..rows)[:, q*H + u0 .. u1) += hprev W_hh[q*H + u0 .. u1, :]^T for the
+ * four gates (rows: the batch's rows up to its last active one) */
+static void gates_product(const lstm_job *j, const recur_real *hprev, recur_real *act, int rows, int u0, int u1)
 {
-    const int H = j->m->cfg.rnn.hidden_size, R = j->m->state, G = 4 * H, B = j->B;
+    const int H = j->m->cfg.rnn.hidden_size, R = j->m->state, G = 4 * H;
     const recur_real *w_hh = j->m->params + j->p->w_hh;
 #ifndef RECUR_DOUBLE
     float *ws = j->s->packed ? par_scratch() : NULL;
+    if (ws && j->joint) {
+        gemm_f32_avx512_packed(rows, G, R, hprev, R, j->s->wpack, R, 1, act, G, ws);
+        return;
+    }
 #endif
     for (int q = 0; q < 4; q++) {
 #ifndef RECUR_DOUBLE
         if (ws) {
             size_t gate = gemm_packed_size(H, R);
-            gemm_f32_avx512_packed(B, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, R, 1,
+            gemm_f32_avx512_packed(rows, u1 - u0, R, hprev, R, j->s->wpack + q * gate + (size_t)u0 * R, R, 1,
                                    act + q * H + u0, G, ws);
             continue;
         }
 #endif
-        recur_gemm_serial(0, 1, B, u1 - u0, R, 1, hprev, R, w_hh + ((size_t)q * H + u0) * R, R, 1, act + q * H + u0, G);
+        recur_gemm_serial(0, 1, rows, u1 - u0, R, 1, hprev, R, w_hh + ((size_t)q * H + u0) * R, R, 1,
+                          act + q * H + u0, G);
     }
 }
 
@@ -65,7 +72,10 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
         r0 = u0;
         r1 = u1;
     }
+    int rows = B; /* 1 + the last row active at step t: fewer as t grows */
     for (int t = 0; t < j->T; t++) {
+        while (rows > 0 && !step_active(j->len, t, rows - 1))
+            rows--;
         const recur_real *hprev = s->hs + (size_t)t * B * R;
         recur_real *hcur = s->hs + (size_t)(t + 1) * B * R;
         const recur_real *cprev = s->cs + (size_t)t * B * H;
@@ -75,7 +85,8 @@ static void lstm_forward_thread(void *ctx, int tid, int nt)
         recur_real *mo = proj ? s->m + (size_t)t * B * H : hcur;
         const int mw = proj ? H : R;
         if (u1 > u0) {
-            gates_product(j, hprev, act, u0, u1);
+            if (rows > 0) /* an inactive row's gates are zeroed below */
+                gates_product(j, hprev, act, rows, u0, u1);
             for (int b = 0; b < B; b++) {
                 recur_real *a = act + (size_t)b * G;
                 recur_real *c = ccur + (size_t)b * H, *th = tc + (size_t)b * H, *mm = mo + (size_t)b * mw;
@@ -112,12 +123,19 @@ void lstm_forward(const recur_model *m, const cell_params *p, dir_buf *s, int T,
     cell_input_projection(m, p, s, T, B, s->act);
 #ifndef RECUR_DOUBLE
     const int H = m->cfg.rnn.hidden_size;
+    int joint = par_inside() || par_num_threads() == 1;
     s->packed = pack_forward(s, B);
-    if (s->packed && !s->wpack_ready) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
+    if (s->wpack_ready) /* frozen as the four gates' own packings (run_freeze_recurrent) */
+        joint = 0;
+    else if (s->packed && joint) /* one thread: all gates in one product (fewer padded panels) */
+        cell_pack_gates(m->params + p->w_hh, 1, 4 * H, m->state, s->wpack);
+    else if (s->packed) /* the four gates' rows of W_hh, each packed on its own so a unit range starts a panel */
         cell_pack_gates(m->params + p->w_hh, 4, H, m->state, s->wpack);
+#else
+    const int joint = 0;
 #endif
-    lstm_job j = {m, p, s, T, B, len};
-    par_run(0, lstm_forward_thread, &j);
+    lstm_job j = {m, p, s, T, B, len, joint};
+    par_run(joint ? 1 : 0, lstm_forward_thread, &j);
 }
 
 static void lstm_backward_thread(void *ctx, int tid, int nt)
@@ -195,7 +213,7 @@ void lstm_backward(recur_model *m, const cell_params *p, dir_buf *s, int T, int 
 {
     const int H = m->cfg.rnn.hidden_size, R = m->state, G = 4 * H;
     const int proj = m->cfg.rnn.proj_size > 0;
-    lstm_job j = {m, p, s, T, B, len};
+    lstm_job j = {m, p, s, T, B, len, 0};
 #ifndef RECUR_DOUBLE
     s->packed = s->wpack != NULL;
     if (s->packed) /* W_hh (G x R) for dh = dgates W_hh, R split among the threads */

@@ -45,6 +45,8 @@ struct recur_run {
     recur_real *in_table[2];                  /* (V, G) layer 0's e_v W_ih^T per direction, or NULL */
     int32_t *tok_rev;                         /* (T, B) tokens reversed within lengths, with in_table */
     recur_real *wfrozen[RECUR_MAX_LAYERS][2]; /* forward-packed W_hh per layer-direction (run_freeze_recurrent), or NULL */
+    int in_cols, in_V;                        /* with in_table: layer 0's input columns it covers, its rows */
+    int table_pass;                           /* this forward reads in_table */
     int has_targets;
     int share_first, share_total; /* the batch is streams [first, first + B) of share_total; 0: all */
     int64_t count;
@@ -252,6 +254,8 @@ recur_status recur_run_cache_input_projection(recur_run *r, int on)
         goto nomem;
     for (int d = 0; d < m->dirs; d++)
         cell_input_table(m, &m->cells[0][d], r->in_table[d]);
+    r->in_cols = c->rnn.input_size;
+    r->in_V = V;
     return RECUR_OK;
 nomem:
     recur_run_cache_input_projection(r, 0);
@@ -280,6 +284,37 @@ recur_status run_freeze_recurrent(recur_run *r, int on)
         }
 #endif
     return RECUR_OK;
+}
+
+recur_status recur_run_cache_input_prefix(recur_run *r, const recur_real *rows, int V, int cols)
+{
+    recur_model *m = r->m;
+    const recur_model_config *c = &m->cfg;
+    recur_run_cache_input_projection(r, 0);
+    if (!rows)
+        return RECUR_OK;
+    if (c->vocab_size > 0 || c->rnn.num_layers <= 0)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG,
+                            "cache input prefix: the model has no float inputs feeding a recurrent layer");
+    if (V <= 0 || cols <= 0 || cols > c->rnn.input_size)
+        return recur_seterr(r->errmsg, RECUR_ERR_ARG, "cache input prefix: %d rows of %d columns (of %d inputs)", V,
+                            cols, c->rnn.input_size);
+    const int G = m->gates * c->rnn.hidden_size;
+    for (int d = 0; d < m->dirs; d++)
+        if (!(r->in_table[d] = run_alloc((size_t)V * G, sizeof(recur_real))))
+            goto nomem;
+    if (!r->tokens && !(r->tokens = run_alloc((size_t)r->max_T * r->max_B, sizeof(int32_t))))
+        goto nomem;
+    if (m->dirs == 2 && !(r->tok_rev = run_alloc((size_t)r->max_T * r->max_B, sizeof(int32_t))))
+        goto nomem;
+    for (int d = 0; d < m->dirs; d++)
+        cell_input_prefix_table(m, &m->cells[0][d], rows, V, cols, r->in_table[d]);
+    r->in_cols = cols;
+    r->in_V = V;
+    return RECUR_OK;
+nomem:
+    recur_run_cache_input_projection(r, 0);
+    return recur_seterr(r->errmsg, RECUR_ERR_NOMEM, "cache input prefix: out of memory for %d x %d values", V, G);
 }
 
 const char *recur_run_errmsg(const recur_run *r) { return r ? r->errmsg : "no run"; }
@@ -467,8 +502,9 @@ static void dir_forward(recur_run *r, const recur_batch *bt, int l, int d)
     else
         reverse_within_lengths(s->x, r->x_in[l], T, B, in, r->len, in, 0);
     s->in_table = NULL;
-    if (l == 0 && r->in_table[d] && !r->training) { /* x holds embeddings without dropout */
+    if (l == 0 && r->table_pass) { /* x holds embeddings without dropout */
         s->in_table = r->in_table[d];
+        s->in_cols = r->in_cols;
         s->in_tok = r->tokens;
         if (d == 1) {
             for (int t = 0; t < T; t++)
@@ -599,6 +635,19 @@ static recur_status forward_pass(recur_run *r, const recur_batch *bt, int traini
     r->B = B;
     r->training = training;
     r->has_targets = bt->targets != NULL && c->output_size > 0;
+    r->table_pass = r->in_table[0] && !training;
+    if (r->table_pass && c->vocab_size == 0) {
+        /* a float model's prefix table: read where the batch says which rows (and not in bfloat16) */
+        r->table_pass = bt->tokens != NULL && m->precision != RECUR_PRECISION_BF16;
+        for (size_t i = 0; r->table_pass && i < TB; i++) {
+            int active = (int)(i / B) < r->len[i % B];
+            if (active && (bt->tokens[i] < 0 || bt->tokens[i] >= r->in_V))
+                return recur_seterr(r->errmsg, RECUR_ERR_ARG,
+                                    "batch: table row %d at step %d, sequence %d outside 0..%d", bt->tokens[i],
+                                    (int)(i / B), (int)(i % B), r->in_V - 1);
+            r->tokens[i] = active ? bt->tokens[i] : -1;
+        }
+    }
 
     /* layer 0's input */
     recur_real *x0 = r->layer_in[0];

@@ -29,6 +29,11 @@ typedef __m512 V;
     _mm512_castsi512_ps(_mm512_or_si512(                                                               \
         _mm512_castps_si512(ABS(mag)),                                                                 \
         _mm512_and_si512(_mm512_castps_si512(sgn), _mm512_set1_epi32((int)0x80000000u))))
+/* the first n < 16 lanes */
+#define TAIL_MASK __mmask16
+#define TAIL_MASK_OF(n) ((__mmask16)((1u << (n)) - 1))
+#define TAIL_LOAD(m, p) _mm512_maskz_loadu_ps((m), (p))
+#define TAIL_STORE(m, p, v) _mm512_mask_storeu_ps((p), (m), (v))
 /* a < b ? x : y, lane by lane */
 #define SELECT_LT(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ), (y), (x))
 

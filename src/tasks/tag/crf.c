@@ -172,27 +172,37 @@ double crf_viterbi(const crf_view *c, const recur_real *emit, size_t stride, int
                    double *work, int32_t *bp)
 {
     const int K = c->K;
-    double *d = work, *nd = work + K;
+    double *d = work, *nd = work + K, *tr = work + 2 * K;
+    /* forbidden transitions as -inf: a sum with one never wins, as a
+     * skipped one never did; the loops then run over j for each i, the
+     * first best i kept as before */
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++)
+            tr[i * K + j] = OK_T(c, i, j) ? (double)c->trans[i * K + j] : -INFINITY;
     for (int j = 0; j < K; j++)
         d[j] = OK_S(c, j) ? (double)c->start[j] + emit[j] : -INFINITY;
     for (int t = 1; t < T; t++) {
         const recur_real *e = emit + (size_t)t * stride;
         int32_t *b = bp + (size_t)t * K;
+        double *m = nd;
         for (int j = 0; j < K; j++) {
-            double m = -INFINITY;
-            int arg = 0;
-            for (int i = 0; i < K; i++) {
-                if (!OK_T(c, i, j))
-                    continue;
-                double v = d[i] + c->trans[i * K + j];
-                if (v > m) {
-                    m = v;
-                    arg = i;
+            m[j] = -INFINITY;
+            b[j] = 0;
+        }
+        for (int i = 0; i < K; i++) {
+            const double di = d[i], *row = tr + (size_t)i * K;
+            if (di == -INFINITY) /* no sum from it can win */
+                continue;
+            for (int j = 0; j < K; j++) {
+                double v = di + row[j];
+                if (v > m[j]) {
+                    m[j] = v;
+                    b[j] = i;
                 }
             }
-            nd[j] = m + e[j];
-            b[j] = arg;
         }
+        for (int j = 0; j < K; j++)
+            nd[j] = m[j] + e[j];
         double *tmp = d;
         d = nd;
         nd = tmp;

@@ -110,6 +110,7 @@ void tag_net_free(tag_net *n)
     }
     free(n->word_bucket);
     free(n->word_index);
+    free(n->len_slot);
     free(n->allowed);
     recur_free(n->x);
     recur_free(n->x_mask);
@@ -120,6 +121,7 @@ void tag_net_free(tag_net *n)
     recur_free(n->d_h);
     free(n->lengths);
     free(n->tok_seq);
+    free(n->word_tok);
     free(n->work);
     free(n->bp);
     free(n->path);
@@ -167,6 +169,7 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
         REGROW(n->d_emit, c * n->K, sizeof(recur_real));
         REGROW(n->d_h, c * n->DH, sizeof(recur_real));
         REGROW_PLAIN(n->tok_seq, c);
+        REGROW_PLAIN(n->word_tok, c);
         REGROW_PLAIN(n->bp, c * n->K);
         REGROW_PLAIN(n->path, c);
         n->cap_tb = c;
@@ -180,6 +183,7 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
         int nT = T > n->run_T ? T : n->run_T, nB = B > n->run_B ? B : n->run_B;
         recur_run_free(n->run);
         n->run = NULL;
+        n->prefix_run = NULL; /* the new run has no table yet */
         REGROW_PLAIN(n->lengths, (size_t)nB);
         if (recur_run_create(&n->run, n->m, nT, nB, err) != RECUR_OK)
             return -2;
@@ -192,6 +196,10 @@ static int reserve_(tag_net *n, int T, int B, int cT, int cB, recur_error *err)
             REGROW_PLAIN(n->word_bucket, c);
             REGROW_PLAIN(n->word_index, c);
             n->cap_c = c;
+        }
+        if (cT + 1 > n->cap_len) {
+            REGROW_PLAIN(n->len_slot, (size_t)TAG_CHAR_BUCKETS * (cT + 1));
+            n->cap_len = cT + 1;
         }
         /* each bucket may hold every word, up to its longest length */
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++) {
@@ -255,6 +263,24 @@ recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_err
     return rc ? err->status : RECUR_OK;
 }
 
+recur_status tag_net_cache_inputs(tag_net *n, char *msg)
+{
+    for (int k = 0; n->chars && k < TAG_CHAR_BUCKETS; k++) {
+        recur_status st = recur_run_cache_input_projection(n->cb[k].run, 1);
+        if (st != RECUR_OK)
+            return recur_seterr(msg, st, "characters: %s", recur_run_errmsg(n->cb[k].run));
+    }
+    /* at most four gates per direction */
+    const int V = (int)n->emb.shape[0], G = 4 * recur_model_get_config(n->m)->rnn.hidden_size;
+    if (n->fixed && n->run && n->prefix_run != n->run && (size_t)V * G * 2 <= TAG_PREFIX_TABLE_MAX) {
+        recur_status st = recur_run_cache_input_prefix(n->run, n->emb.data, V, n->E);
+        if (st != RECUR_OK)
+            return recur_seterr(msg, st, "%s", recur_run_errmsg(n->run));
+        n->prefix_run = n->run;
+    }
+    return RECUR_OK;
+}
+
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,
                              uint64_t key, char *msg)
 {
@@ -293,9 +319,16 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     }
     recur_status st;
     if (n->chars) {
-        /* each word into the bucket of its length */
+        /* each word into the bucket of its length; without training, the
+         * longest first in each bucket, so that a step of the character
+         * run multiplies only the rows up to its last active one (each
+         * word's result is the same in any row; training keeps the order
+         * of the words, which its sums over rows follow) */
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
             n->cb[k].B = 0, n->cb[k].T = 1;
+        const int sort = !training, W = cT + 1;
+        if (sort)
+            memset(n->len_slot, 0, (size_t)TAG_CHAR_BUCKETS * W * sizeof *n->len_slot);
         for (size_t i = 0; i < tb; i++) {
             int q = n->tok_seq[i];
             if (q < 0)
@@ -304,8 +337,27 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
             int cl = (int)(d->char_off[tok + 1] - d->char_off[tok]), k = bucket_of(cl);
             n->word_bucket[q] = k;
             n->word_index[q] = n->cb[k].B++;
+            if (sort)
+                n->len_slot[k * W + cl]++;
             if (cl > n->cb[k].T)
                 n->cb[k].T = cl;
+        }
+        if (sort) {
+            /* counts of each length -> the first row of that length, longest first */
+            for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
+                for (int cl = cT, row = 0; cl >= 0; cl--) {
+                    int c = n->len_slot[k * W + cl];
+                    n->len_slot[k * W + cl] = row;
+                    row += c;
+                }
+            for (size_t i = 0; i < tb; i++) {
+                int q = n->tok_seq[i];
+                if (q < 0)
+                    continue;
+                int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
+                int cl = (int)(d->char_off[tok + 1] - d->char_off[tok]);
+                n->word_index[q] = n->len_slot[n->word_bucket[q] * W + cl]++;
+            }
         }
         for (int k = 0; k < TAG_CHAR_BUCKETS; k++)
             if (n->cb[k].B)
@@ -336,11 +388,13 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     for (size_t i = 0; i < tb; i++) {
         recur_real *x = n->x + i * in;
         int q = n->tok_seq[i];
+        n->word_tok[i] = -1;
         if (q < 0) {
             memset(x, 0, (size_t)in * sizeof *x);
             continue;
         }
         int64_t tok = d->sent_off[sents[i % B]] + (int64_t)(i / B);
+        n->word_tok[i] = d->word[tok];
         memcpy(x, n->emb.data + (size_t)d->word[tok] * E, (size_t)E * sizeof *x);
         if (C) {
             const struct char_bucket *b = &n->cb[n->word_bucket[q]];
@@ -356,6 +410,7 @@ recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents
     if (drop)
         dropout_draw(key, n->dropout, n->x_mask, n->x, n->x, tb * in);
     recur_batch wb = {.T = T, .B = B, .inputs = n->x, .lengths = n->lengths};
+    wb.tokens = training ? NULL : n->word_tok; /* the rows of a prefix table, when the run has one */
     if ((st = recur_forward(n->run, &wb, training, NULL, NULL)) != RECUR_OK)
         return recur_seterr(msg, st, "%s", recur_run_errmsg(n->run));
     const recur_real *out = recur_run_outputs(n->run);

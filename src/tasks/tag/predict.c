@@ -37,10 +37,19 @@ recur_status tag_predict(tag_net *n, const tag_data *d, int32_t *out, int batch,
     for (int64_t i = 0; i < d->n_sent; i++)
         order[i] = i;
     tag_sort_by_length(d->sent_off, order, d->n_sent, order + d->n_sent);
+    /* longest first: the sentences still active at a step are the first
+     * rows of the batch, the only ones its recurrent products multiply */
+    for (int64_t i = 0, j = d->n_sent - 1; i < j; i++, j--) {
+        int64_t o = order[i];
+        order[i] = order[j];
+        order[j] = o;
+    }
     recur_error err = {0};
     recur_status st = tag_net_reserve(n, d, batch, &err);
     if (st != RECUR_OK)
         recur_seterr(msg, st, "%s", err.msg);
+    else
+        st = tag_net_cache_inputs(n, msg);
     for (int64_t s = 0; s < d->n_sent && st == RECUR_OK; s += batch) {
         int B = (int)(d->n_sent - s < batch ? d->n_sent - s : batch);
         st = tag_net_forward(n, d, order + s, B, 0, 0, msg);

@@ -110,6 +110,11 @@ typedef struct tag_net {
     crf_view view;
     recur_run *run;
     int run_T, run_B;
+    /* fixed: the weights stay as they are (a loaded tagger): the word run
+     * then reads the word embedding's input products from a table
+     * (recur_run_cache_input_prefix), made for the run prefix_run */
+    int fixed;
+    const recur_run *prefix_run;
     /* the words of a batch go through char_rnn in buckets of similar
      * lengths, each its own run: a word is not padded to the batch's
      * longest word (the engine computes padded steps and masks them) */
@@ -121,6 +126,8 @@ typedef struct tag_net {
         size_t cap_b, cap_ids;
     } cb[TAG_CHAR_BUCKETS];
     int32_t *word_bucket, *word_index; /* per word of the batch */
+    int32_t *len_slot;                 /* (TAG_CHAR_BUCKETS, cT + 1) words of each length */
+    int cap_len;
     /* the batch of the last forward */
     int T, B, cT, cB;
     const int64_t *sents; /* sentence indices */
@@ -129,7 +136,7 @@ typedef struct tag_net {
     /* buffers, grown as batches need */
     size_t cap_tb, cap_c;
     recur_real *x, *x_mask, *h, *h_mask, *emit, *d_emit, *d_h;
-    int32_t *lengths, *tok_seq;
+    int32_t *lengths, *tok_seq, *word_tok; /* word_tok: (T, B) word ids, -1 on padding */
     double *work;
     int32_t *bp, *path;
     size_t cap_work;
@@ -146,6 +153,13 @@ recur_status tag_net_reserve(tag_net *n, const tag_data *d, int batch, recur_err
  * the task's dropout masks (training only). */
 recur_status tag_net_forward(tag_net *n, const tag_data *d, const int64_t *sents, int B, int training,
                              uint64_t key, char *msg);
+/* For forwards without training while the weights stay as they are: each
+ * character run reads its input products from a table of every
+ * character's (recur_run_cache_input_projection; refreshed at each call),
+ * and with n->fixed the word run from a table of every word's (made once
+ * per run, when it fits in TAG_PREFIX_TABLE_MAX floats). */
+#define TAG_PREFIX_TABLE_MAX ((size_t)1 << 25)
+recur_status tag_net_cache_inputs(tag_net *n, char *msg);
 /* After a forward: the summed loss over the batch's sentences (CRF) or
  * tokens (softmax), gradients scaled by `scale` added into the model's. */
 recur_status tag_net_backward(tag_net *n, double scale, double *loss, char *msg);

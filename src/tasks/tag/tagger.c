@@ -37,6 +37,7 @@ recur_status recur_tagger_open(recur_tagger **out, const char *path, recur_error
         recur_tagger_free(t);
         return st;
     }
+    t->net.fixed = 1; /* a loaded model's weights stay as they are */
     *out = t;
     return RECUR_OK;
 }
