@@ -89,7 +89,11 @@ typedef struct tag_embeddings {
     int dim;
     int64_t rows;
 } tag_embeddings;
-recur_status tag_embeddings_read(tag_embeddings *e, const char *path, recur_error *err);
+/* Reads the file, keeping only the entries that a lookup of one of the
+ * keys in `keys` (NULL: all) can return: those written as a key or its
+ * lower-case form, or with a key's normalised form (so a file of millions
+ * of words costs the memory of the words the corpora use). */
+recur_status tag_embeddings_read(tag_embeddings *e, const char *path, const recur_vocab *keys, recur_error *err);
 void tag_embeddings_free(tag_embeddings *e);
 /* The row for a lookup key: exact, then lower-cased, then normalised; -1. */
 int64_t tag_embeddings_find(const tag_embeddings *e, const char *key);

@@ -370,7 +370,23 @@ recur_status recur_tag_task_create(recur_tag_task **out, const recur_tagger_conf
     memset(&emb, 0, sizeof emb);
     recur_status st = RECUR_OK;
     if (c.embeddings && *c.embeddings) {
-        if ((st = tag_embeddings_read(&emb, c.embeddings, err)))
+        /* the lookup keys of every file's words: only their vectors are kept */
+        recur_vocab *keys = NULL;
+        const recur_tag_corpus *cs[3] = {train, dev, test};
+        const int mode = c.lowercase ? KEY_NORMAL : KEY_EXACT;
+        if ((st = recur_vocab_create(&keys, RECUR_LEVEL_WORD, err)))
+            goto fail;
+        for (int k = 0; k < 3 && st == RECUR_OK; k++)
+            for (int64_t i = 0; cs[k] && i < cs[k]->n_tok && st == RECUR_OK; i++) {
+                char key[1024];
+                size_t kl = word_key(cs[k]->words[i], mode, key, sizeof key);
+                if (recur_vocab_add(keys, key, kl, 1, NULL) != RECUR_OK)
+                    st = recur_error_set(err, RECUR_ERR_NOMEM, "out of memory");
+            }
+        if (st == RECUR_OK)
+            st = tag_embeddings_read(&emb, c.embeddings, keys, err);
+        recur_vocab_free(keys);
+        if (st)
             goto fail;
         c.word_dim = emb.dim;
     }
