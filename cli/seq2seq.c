@@ -410,32 +410,44 @@ static void print_result(recur_s2s *s, const char *source, const recur_s2s_resul
     }
 }
 
+/* The front decode and eval share: the decoding options and --threads,
+ * at least min_pos files (`need` names them in the message), --nbest within
+ * --beam, the threads set.  Returns -1 to go on, else the exit status. */
+static int decode_cmd_parse(const char *usage, int min_pos, const char *need, decode_opts *d, int argc, char **argv,
+                            const char *pos[2], int *npos)
+{
+    decode_defaults(d, 1);
+    long long threads = 0;
+    cli_opt tab[16];
+    int n = decode_rows(d, tab, "beam");
+    tab[n++] = CLI_THREADS(&threads);
+    tab[n] = CLI_END;
+    int rc = cli_parse(cmd_name, usage, tab, argc, argv, pos, 2, npos);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (*npos < min_pos) {
+        fprintf(stderr, "%s: needs %s (try --help)\n", cmd_name, need);
+        return 2;
+    }
+    if (d->nbest > d->beam)
+        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", d->nbest, d->beam);
+    recur_set_num_threads((int)threads);
+    return -1;
+}
+
 static int cmd_decode(int argc, char **argv)
 {
     decode_opts d;
-    decode_defaults(&d, 1);
-    long long threads = 0;
-    cli_opt tab[16];
-    int n = decode_rows(&d, tab, "beam");
-    tab[n++] = CLI_THREADS(&threads);
-    tab[n] = CLI_END;
     const char *pos[2];
     int npos;
     cmd_name = "recur seq2seq decode";
-    int rc = cli_parse(cmd_name, "[OPTIONS] MODEL [FILE|-]\n\n"
-                                 "Decodes one source a line (a line's first tab-separated field) from FILE or\n"
-                                 "standard input, printing source<TAB>target as each batch is done (with\n"
-                                 "--nbest N > 1: N lines source<TAB>target<TAB>logprob per source).",
-                       tab, argc, argv, pos, 2, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (npos < 1) {
-        fprintf(stderr, "%s: needs a model file (try --help)\n", cmd_name);
-        return 2;
-    }
-    if (d.nbest > d.beam)
-        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
-    recur_set_num_threads((int)threads);
+    int rc = decode_cmd_parse("[OPTIONS] MODEL [FILE|-]\n\n"
+                              "Decodes one source a line (a line's first tab-separated field) from FILE or\n"
+                              "standard input, printing source<TAB>target as each batch is done (with\n"
+                              "--nbest N > 1: N lines source<TAB>target<TAB>logprob per source).",
+                              1, "a model file", &d, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
     const char *in_name = npos > 1 && strcmp(pos[1], "-") ? pos[1] : "(stdin)";
     FILE *in = npos > 1 && strcmp(pos[1], "-") ? fopen(pos[1], "rb") : stdin;
     if (!in)
@@ -533,30 +545,17 @@ static int cmd_decode(int argc, char **argv)
 static int cmd_eval(int argc, char **argv)
 {
     decode_opts d;
-    decode_defaults(&d, 1);
-    long long threads = 0;
-    cli_opt tab[16];
-    int n = decode_rows(&d, tab, "beam");
-    tab[n++] = CLI_THREADS(&threads);
-    tab[n] = CLI_END;
     const char *pos[2];
     int npos;
     cmd_name = "recur seq2seq eval";
-    int rc = cli_parse(cmd_name, "[OPTIONS] MODEL FILE\n\n"
-                                 "Scores MODEL on FILE (source<TAB>reference[<TAB>reference...]; lines with the\n"
-                                 "same source add references): word error rate (the 1-best is not a\n"
-                                 "reference), token error rate (edit distance to the closest reference over\n"
-                                 "its length) and the n-best oracle's accuracy.",
-                       tab, argc, argv, pos, 2, &npos);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    if (npos < 2) {
-        fprintf(stderr, "%s: needs a model file and a file to score (try --help)\n", cmd_name);
-        return 2;
-    }
-    if (d.nbest > d.beam)
-        return cli_fail(cmd_name, "--nbest %lld exceeds --beam %lld", d.nbest, d.beam);
-    recur_set_num_threads((int)threads);
+    int rc = decode_cmd_parse("[OPTIONS] MODEL FILE\n\n"
+                              "Scores MODEL on FILE (source<TAB>reference[<TAB>reference...]; lines with the\n"
+                              "same source add references): word error rate (the 1-best is not a\n"
+                              "reference), token error rate (edit distance to the closest reference over\n"
+                              "its length) and the n-best oracle's accuracy.",
+                              2, "a model file and a file to score", &d, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
     recur_s2s *s;
     recur_error err = {0};
     if (recur_s2s_open(&s, pos[0], &err))
