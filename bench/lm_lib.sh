@@ -31,6 +31,9 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     fi
 fi
 
+# PRECISION=fp32|bf16: the matrix products' precision (recur lm train --precision)
+precision=${PRECISION:-fp32}
+
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; fi
 out=${OUT:-build/bench/$(basename "$0" .sh)}

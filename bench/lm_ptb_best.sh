@@ -6,7 +6,8 @@
 # model as it is then competes for best).  Target: test perplexity <= 95.
 #
 # usage: bench/lm_ptb_best.sh [--quick]   (--quick: 4,000 training lines, 3
-#        minutes; TIME=2h, HIDDEN=400, EPOCHS=16, THREADS=2, DATA, RECUR, OUT)
+#        minutes; TIME=2h, HIDDEN=400, EPOCHS=16, DECAY=0.7,
+#        DECAY_START=6, THREADS=2, PRECISION=fp32|bf16, DATA, RECUR, OUT)
 source "$(dirname "$0")/lm_lib.sh"
 data=$(find_data ptb ptb.train.txt)
 train=$data/ptb.train.txt valid=$data/ptb.valid.txt test=$data/ptb.test.txt
@@ -21,12 +22,12 @@ fi
 hidden=${HIDDEN:-400}
 start=$(date +%s)
 "$recur" lm train "$train" "$valid" "$test" --preset zaremba-medium --hidden "$hidden" --tied \
-    --dropout 0.5 --init-scale 0.05 --bptt 35 --batch 20 --lr 1 --decay 0.7 --decay-start 6 \
+    --dropout 0.5 --init-scale 0.05 --bptt 35 --batch 20 --lr 1 --decay "${DECAY:-0.7}" --decay-start "${DECAY_START:-6}" \
     --clip 5 --epochs "${EPOCHS:-16}" --valid-streams 20 --time-limit "$limit" --out "$out/run" --force --progress log \
-    --threads "${THREADS:-2}" > "$out/summary.txt" 2> "$out/log.txt"
+    --threads "${THREADS:-2}" --precision "$precision" > "$out/summary.txt" 2> "$out/log.txt"
 secs=$(( $(date +%s) - start ))
 printf '\n%-40s %7s %9s %9s %9s\n' "PTB word, best within $limit" epochs minutes "valid ppl" "test ppl"
-printf '%-40s %7s %9s %9s %9s\n' "recur 2x$hidden LSTM, tied, dropout 0.5" \
+printf '%-40s %7s %9s %9s %9s\n' "recur 2x$hidden LSTM, tied, dropout 0.5, $precision" \
     "$(epochs_of "$out/run/metrics.jsonl")" "$(awk "BEGIN{printf \"%.1f\", $secs/60}")" \
     "$(ppl_of "$out/summary.txt" valid)" "$(ppl_of "$out/summary.txt" test)"
 printf '%-40s %7s %9s %9s %9s\n' "target" - 120 - "<= 95"

@@ -8,7 +8,7 @@
 #
 # usage: bench/lm_ptb_small.sh [--quick]   (--quick: 4,000 training lines, one
 #        epoch, to check the script; DATA=ptb folder, RECUR=binary, OUT=folder,
-#        THREADS=n (default 2))
+#        THREADS=n (default 2), PRECISION=fp32|bf16)
 source "$(dirname "$0")/lm_lib.sh"
 data=$(find_data ptb ptb.train.txt)
 train=$data/ptb.train.txt valid=$data/ptb.valid.txt test=$data/ptb.test.txt
@@ -22,10 +22,10 @@ if [ $quick = 1 ]; then
 fi
 start=$(date +%s)
 "$recur" lm train "$train" "$valid" "$test" --preset zaremba-small --out "$out/run" --force \
-    --progress log --threads "${THREADS:-2}" "${extra[@]}" > "$out/summary.txt" 2> "$out/log.txt"
+    --progress log --threads "${THREADS:-2}" --precision "$precision" "${extra[@]}" > "$out/summary.txt" 2> "$out/log.txt"
 secs=$(( $(date +%s) - start ))
 printf '\n%-34s %7s %9s %9s %9s\n' "PTB word, zaremba-small" epochs minutes "valid ppl" "test ppl"
-printf '%-34s %7s %9s %9s %9s\n' "recur ($(basename "$recur"), ${OPENBLAS_CORETYPE:-auto})" \
+printf '%-34s %7s %9s %9s %9s\n' "recur ($(basename "$recur"), ${OPENBLAS_CORETYPE:-auto}), $precision" \
     "$(epochs_of "$out/run/metrics.jsonl")" "$(awk "BEGIN{printf \"%.1f\", $secs/60}")" \
     "$(ppl_of "$out/summary.txt" valid)" "$(ppl_of "$out/summary.txt" test)"
 printf '%-34s %7s %9s %9s %9s\n' "Zaremba et al. 2014 (paper)" 13 - 120.7 114.5
