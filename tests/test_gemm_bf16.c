@@ -4,13 +4,15 @@
  *   - rounding: bf16_from_float against an independent rounding in double
  *     (frexp, nearbyint to 8 significant bits) over a sweep of float bit
  *     patterns, and the vector rounding against the scalar one, with the
- *     edges (ties, overflow to infinity, subnormals, NaN, signed zeros);
+ *     edges (ties, overflow to infinity, subnormals, NaN, signed zeros) and
+ *     every upper half with the low halves that decide the rounding, on the
+ *     CPU's conversion (vcvtneps2bf16) and on the integer steps;
  *   - each kernel this CPU can run (AMX, vdpbf16ps, portable; a kernel the
  *     CPU lacks is reported as skipped, with the reason) at every transpose,
  *     with and without accumulation, over shapes that cross the tile edges
  *     (M around 12, 16 and 32; N around 16 and 32; K odd, around 32, and not
  *     a multiple of it), and on a slice of a packing (k0, j0 offsets), as
- *     the GRU's backward reads one.
+ *     the GRU's backward reads one; the packings with either rounding.
  * The products of two bfloat16 values are exact in float, so each result may
  * differ from the reference only by the float sums: at most (K + 4) * 2^-24
  * * sum |a b| (+ |C|).  Rounding the inputs any other way (truncating, say)
@@ -83,11 +85,37 @@ static void test_rounding(void **state)
     srand(7);
     for (int i = 0; i < 1000; i++)
         xs[i] = i < n ? edge[i] : from_bits(((uint32_t)rand() << 16) ^ (uint32_t)rand());
-    for (int len = 1; len <= 1000; len += len < 40 ? 1 : 97) {
-        bf16_round(xs, vec, (size_t)len);
-        for (int i = 0; i < len; i++)
-            assert_int_equal(vec[i], bf16_from_float(xs[i]));
+    const int has_native = bf16_native_rounding(1);
+    for (int native = has_native; native >= 0; native--) {
+        bf16_native_rounding(native);
+        for (int len = 1; len <= 1000; len += len < 40 ? 1 : 97) {
+            bf16_round(xs, vec, (size_t)len);
+            for (int i = 0; i < len; i++)
+                assert_int_equal(vec[i], bf16_from_float(xs[i]));
+        }
+        /* every upper half (sign, exponent, 7 significand bits: all the
+         * classes) with the low halves that decide the rounding */
+        static const uint16_t lows[] = {0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xC000, 0xFFFF};
+        enum { NL = sizeof lows / sizeof *lows };
+        float *all = malloc(sizeof(float) * 65536 * NL);
+        uint16_t *got = malloc(sizeof(uint16_t) * 65536 * NL);
+        assert_non_null(all);
+        assert_non_null(got);
+        for (uint32_t hi = 0; hi < 65536; hi++)
+            for (int l = 0; l < NL; l++)
+                all[hi * NL + (uint32_t)l] = from_bits(hi << 16 | lows[l]);
+        bf16_round(all, got, (size_t)65536 * NL);
+        for (size_t i = 0; i < (size_t)65536 * NL; i++)
+            if (got[i] != bf16_from_float(all[i]))
+                fail_msg("%s rounding of 0x%08x: 0x%04x, want 0x%04x", native ? "vcvtneps2bf16" : "integer",
+                         (unsigned)((uint32_t)(i / NL) << 16 | lows[i % NL]), got[i], bf16_from_float(all[i]));
+        free(all);
+        free(got);
     }
+    if (!has_native)
+        print_message("skipped: the CPU's bfloat16 conversion (no AVX512-BF16 on this CPU, or vector level below "
+                      "AVX-512)\n");
+    bf16_native_rounding(1);
 }
 
 static float urand(void) { return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f; }
@@ -185,6 +213,20 @@ static void test_kernels(void **state)
         check_product((bf16_kernel)k, 0, 0, 7, 64, 33, 1, 2, 48);
         print_message("%s kernel: %d shapes\n", bf16_kernel_name((bf16_kernel)k), n + 5);
     }
+    /* the packings again with the integer rounding where the CPU's
+     * conversion ran above (every transpose, the tile edges) */
+    if (bf16_native_rounding(0)) {
+        const bf16_kernel k = bf16_kernel_best();
+        int n = 0;
+        for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a += 2)
+            for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++, n++)
+                    check_product(k, n & 1, (n >> 1) & 1, Ms[a], Ns[b], Ks[c], (n >> 2) & 1, 0, 0);
+        check_product(k, 1, 0, 40, 50, 701, 0, 0, 0);
+        check_product(k, 0, 0, 20, 37, 65, 1, 64, 32);
+        print_message("%s kernel, integer rounding in the packings: %d shapes\n", bf16_kernel_name(k), n + 2);
+    }
+    bf16_native_rounding(1);
 }
 
 /* The pass's product (bf16_product): a weight found in the set (whole, and a

@@ -111,7 +111,20 @@ bf16_kernel bf16_kernel_best(void)
 /* ---- rounding and packing ---- */
 
 #if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,avx512bw")))
+/* The packings may run vcvtneps2bf16 (AVX512-BF16); they take the branch
+ * that uses it only where the CPU has it. */
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+/* 1: round with the CPU's vcvtne(2)ps2bf16, which gives the bits of
+ * bf16_from_float (nearest even, subnormals to signed zero, NaN quieted);
+ * 0: by the integer steps of round16.  Set once, lowered by tests. */
+static int native_allowed = 1;
+
+static int native_rounding(void)
+{
+    return native_allowed && bf16_kernel_available(BF16_AVX512);
+}
+
 /* Rounds 16 floats as bf16_from_float does, each result in the low half of
  * its 32-bit lane. */
 AVX512 static inline __attribute__((always_inline)) __m512i round16(__m512 x)
@@ -131,14 +144,30 @@ AVX512 static inline __attribute__((always_inline)) __m512i round16(__m512 x)
     return r;
 }
 
+/* 16 floats rounded to 16 bfloat16 values, in order. */
+AVX512 static inline __attribute__((always_inline)) __m256i cvt16(__m512 x, int native)
+{
+    return native ? (__m256i)_mm512_cvtneps_pbh(x) : _mm512_cvtepi32_epi16(round16(x));
+}
+
+/* 32 floats (lo, then hi) rounded to 32 bfloat16 values, in order. */
+AVX512 static inline __attribute__((always_inline)) __m512i cvt32(__m512 lo, __m512 hi, int native)
+{
+    if (native)
+        return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(round16(lo))),
+                              _mm512_cvtepi32_epi16(round16(hi)), 1);
+}
+
 AVX512 static void round_avx512(const float *x, uint16_t *out, size_t n)
 {
+    const int native = native_rounding();
     size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtepi32_epi16(round16(_mm512_loadu_ps(x + i))));
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_cvtepi32_storeu_epi16(out + i, m, round16(_mm512_maskz_loadu_ps(m, x + i)));
+    for (; i + 32 <= n; i += 32)
+        _mm512_storeu_si512(out + i, cvt32(_mm512_loadu_ps(x + i), _mm512_loadu_ps(x + i + 16), native));
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_epi16(out + i, (__mmask32)m, _mm512_castsi256_si512(cvt16(_mm512_maskz_loadu_ps(m, x + i), native)));
     }
 }
 
@@ -146,15 +175,26 @@ AVX512 static void round_avx512(const float *x, uint16_t *out, size_t n)
  * into one panel row: dword c = bf16(B[k][j+c]) | bf16(B[k+1][j+c]) << 16. */
 AVX512 static void pack_b_rows_avx512(int K, int N, const float *B, int ldb, uint16_t *o, int j, int kst)
 {
+    const int native = native_rounding();
     const int cols = N - j < BF16_PANEL ? N - j : BF16_PANEL;
     const __mmask16 m = (__mmask16)((1u << cols) - 1);
+    /* word 2c <- row k's c, word 2c + 1 <- row k+1's c (at 16 + c) */
+    __m512i interleave;
+    {
+        uint16_t idx[32];
+        for (int c = 0; c < 16; c++) {
+            idx[2 * c] = (uint16_t)c;
+            idx[2 * c + 1] = (uint16_t)(16 + c);
+        }
+        interleave = _mm512_loadu_si512(idx);
+    }
     for (int k = 0; k < kst; k += 2) {
-        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
         if (k < K)
-            lo = round16(_mm512_maskz_loadu_ps(m, B + (size_t)k * ldb + j));
+            lo = _mm512_maskz_loadu_ps(m, B + (size_t)k * ldb + j);
         if (k + 1 < K)
-            hi = round16(_mm512_maskz_loadu_ps(m, B + (size_t)(k + 1) * ldb + j));
-        _mm512_storeu_si512(o + (size_t)k * BF16_PANEL, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            hi = _mm512_maskz_loadu_ps(m, B + (size_t)(k + 1) * ldb + j);
+        _mm512_storeu_si512(o + (size_t)k * BF16_PANEL, _mm512_permutexvar_epi16(interleave, cvt32(lo, hi, native)));
     }
 }
 
@@ -193,15 +233,13 @@ AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16
  * k-pairs [0, k1) (k1 a multiple of 32) as dwords, transposed to [k/2][16]. */
 AVX512 static void pack_bt_panel_avx512(const float *src, int ldb, int k1, uint16_t *o)
 {
+    const int native = native_rounding();
     for (int k = 0; k < k1; k += 32) {
         __m512 r[16];
         for (int c = 0; c < 16; c++) {
             const float *row = src + (size_t)c * ldb + k;
-            /* pairs (k + 2i, k + 2i + 1) of 32 floats: the low halves of 16 dwords */
-            __m512i lo = round16(_mm512_loadu_ps(row)), hi = round16(_mm512_loadu_ps(row + 16));
-            __m512i packed = _mm512_castsi256_si512(_mm512_cvtepi32_epi16(lo));
-            packed = _mm512_inserti64x4(packed, _mm512_cvtepi32_epi16(hi), 1);
-            r[c] = _mm512_castsi512_ps(packed); /* dword i: the pair (k + 2i, k + 2i + 1) */
+            /* dword i: the pair (k + 2i, k + 2i + 1) */
+            r[c] = _mm512_castsi512_ps(cvt32(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16), native));
         }
         transpose16(r);
         for (int i = 0; i < 16; i++)
@@ -213,16 +251,28 @@ AVX512 static void pack_bt_panel_avx512(const float *src, int ldb, int k1, uint1
  * multiple of 16): 16 x 16 blocks transposed, then rounded. */
 AVX512 static void pack_at_rows_avx512(const float *A, int lda, int ib, int k1, uint16_t *out, int lda_out)
 {
+    const int native = native_rounding();
     for (int k = 0; k < k1; k += 16) {
         __m512 r[16];
         for (int kk = 0; kk < 16; kk++)
             r[kk] = _mm512_loadu_ps(A + (size_t)(k + kk) * lda + ib);
         transpose16(r); /* r[i]: row ib + i of op(A), columns k..k+15 */
         for (int i = 0; i < 16; i++)
-            _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), _mm512_cvtepi32_epi16(round16(r[i])));
+            _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), cvt16(r[i], native));
     }
 }
 #endif
+
+int bf16_native_rounding(int allow)
+{
+#if defined(__x86_64__)
+    native_allowed = allow;
+    return bf16_kernel_available(BF16_AVX512);
+#else
+    (void)allow;
+    return 0;
+#endif
+}
 
 void bf16_round(const float *x, uint16_t *out, size_t n)
 {

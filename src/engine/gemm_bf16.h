@@ -39,8 +39,14 @@ const char *bf16_kernel_name(bf16_kernel k);
 
 uint16_t bf16_from_float(float x);
 float bf16_to_float(uint16_t b);
-/* out[i] = bf16_from_float(x[i]) */
+/* out[i] = bf16_from_float(x[i]); here and in the packings on the CPU's
+ * own conversion (vcvtneps2bf16) where it has AVX512-BF16, which gives the
+ * same bits. */
 void bf16_round(const float *x, uint16_t *out, size_t n);
+
+/* For tests: allow (1) or forbid (0) the packings and bf16_round the CPU's
+ * conversion instruction; returns 1 when this CPU has it. */
+int bf16_native_rounding(int allow);
 
 #define BF16_PANEL 16
 static inline int bf16_kpad(int K) { return (K + 31) / 32 * 32; }
