@@ -171,13 +171,15 @@ AVX512 static void round_avx512(const float *x, uint16_t *out, size_t n)
     }
 }
 
-/* 16 pairs (row k, row k+1) of op(B) = B (K x N) at columns [j, j + cols)
- * into one panel row: dword c = bf16(B[k][j+c]) | bf16(B[k+1][j+c]) << 16. */
-AVX512 static void pack_b_rows_avx512(int K, int N, const float *B, int ldb, uint16_t *o, int j, int kst)
+/* Panels [j0, j1) of op(B) = B (K x N) (j0 a multiple of 16), a pair of
+ * rows of B at a time: row k of panel p is the dwords bf16(B[k][j+c]) |
+ * bf16(B[k+1][j+c]) << 16.  Each pair of rows is read once, in order (a
+ * panel at a time would read 64 bytes of every row, ldb apart, a pattern the
+ * prefetchers do not follow); each store fills a whole cache line. */
+AVX512 static void pack_b_avx512(int K, int N, const float *B, int ldb, uint16_t *out, size_t ps, int j0, int j1,
+                                 int kst)
 {
     const int native = native_rounding();
-    const int cols = N - j < BF16_PANEL ? N - j : BF16_PANEL;
-    const __mmask16 m = (__mmask16)((1u << cols) - 1);
     /* word 2c <- row k's c, word 2c + 1 <- row k+1's c (at 16 + c) */
     __m512i interleave;
     {
@@ -189,12 +191,15 @@ AVX512 static void pack_b_rows_avx512(int K, int N, const float *B, int ldb, uin
         interleave = _mm512_loadu_si512(idx);
     }
     for (int k = 0; k < kst; k += 2) {
-        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-        if (k < K)
-            lo = _mm512_maskz_loadu_ps(m, B + (size_t)k * ldb + j);
-        if (k + 1 < K)
-            hi = _mm512_maskz_loadu_ps(m, B + (size_t)(k + 1) * ldb + j);
-        _mm512_storeu_si512(o + (size_t)k * BF16_PANEL, _mm512_permutexvar_epi16(interleave, cvt32(lo, hi, native)));
+        const float *r0 = k < K ? B + (size_t)k * ldb : NULL, *r1 = k + 1 < K ? B + (size_t)(k + 1) * ldb : NULL;
+        uint16_t *o = out + (size_t)(j0 / BF16_PANEL) * ps + (size_t)k * BF16_PANEL;
+        for (int j = j0; j < j1; j += BF16_PANEL, o += ps) {
+            const int cols = N - j < BF16_PANEL ? N - j : BF16_PANEL;
+            const __mmask16 m = (__mmask16)((1u << cols) - 1);
+            const __m512 lo = r0 ? _mm512_maskz_loadu_ps(m, r0 + j) : _mm512_setzero_ps();
+            const __m512 hi = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
+            _mm512_storeu_si512(o, _mm512_permutexvar_epi16(interleave, cvt32(lo, hi, native)));
+        }
     }
 }
 
@@ -247,19 +252,23 @@ AVX512 static void pack_bt_panel_avx512(const float *src, int ldb, int k1, uint1
     }
 }
 
-/* Rows [ib, ib + 16) of op(A) = A^T (A is K x M), k in [0, k1) (k1 a
- * multiple of 16): 16 x 16 blocks transposed, then rounded. */
-AVX512 static void pack_at_rows_avx512(const float *A, int lda, int ib, int k1, uint16_t *out, int lda_out)
+/* Rows [i0, i1) of op(A) = A^T (A is K x M; i1 - i0 a multiple of 16),
+ * k in [0, k1) (k1 a multiple of 16): 16 x 16 blocks transposed, then
+ * rounded.  k runs outermost, 32 rows of A at a time, so A is read row by
+ * row and each row of the output gets a whole cache line at once. */
+AVX512 static void pack_at_avx512(const float *A, int lda, int i0, int i1, int k1, uint16_t *out, int lda_out)
 {
     const int native = native_rounding();
-    for (int k = 0; k < k1; k += 16) {
-        __m512 r[16];
-        for (int kk = 0; kk < 16; kk++)
-            r[kk] = _mm512_loadu_ps(A + (size_t)(k + kk) * lda + ib);
-        transpose16(r); /* r[i]: row ib + i of op(A), columns k..k+15 */
-        for (int i = 0; i < 16; i++)
-            _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), cvt16(r[i], native));
-    }
+    for (int kb = 0; kb < k1; kb += 32)
+        for (int ib = i0; ib < i1; ib += 16)
+            for (int k = kb; k < kb + 32 && k < k1; k += 16) {
+                __m512 r[16];
+                for (int kk = 0; kk < 16; kk++)
+                    r[kk] = _mm512_loadu_ps(A + (size_t)(k + kk) * lda + ib);
+                transpose16(r); /* r[i]: row ib + i of op(A), columns k..k+15 */
+                for (int i = 0; i < 16; i++)
+                    _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), cvt16(r[i], native));
+            }
 }
 #endif
 
@@ -295,16 +304,16 @@ void bf16_pack_b_cols(int trans_b, int K, int N, const float *B, int ldb, uint16
 {
     const int kst = bf16_kst(K);
     const size_t ps = bf16_panel_stride(K);
+#if defined(__x86_64__)
+    if (!trans_b && simd_level() == SIMD_AVX512) {
+        pack_b_avx512(K, N, B, ldb, out, ps, j0, j1, kst);
+        return;
+    }
+#endif
     for (int j = j0; j < j1; j += BF16_PANEL) {
         uint16_t *o = out + (size_t)(j / BF16_PANEL) * ps;
         const int cols = N - j < BF16_PANEL ? N - j : BF16_PANEL;
         if (!trans_b) {
-#if defined(__x86_64__)
-            if (simd_level() == SIMD_AVX512) {
-                pack_b_rows_avx512(K, N, B, ldb, o, j, kst);
-                continue;
-            }
-#endif
             for (int k = 0; k < kst; k++)
                 for (int c = 0; c < BF16_PANEL; c++)
                     o[(size_t)(k / 2) * 32 + 2 * c + (k & 1)] =
@@ -342,15 +351,16 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
             memset(out + (size_t)i * lda_out + K, 0, (size_t)(kp - K) * sizeof *out);
         }
     } else { /* A is K x M: blocks of 16 rows of op(A) by 64 k, so the lines read stay in L1 */
+        int vec_end = i0; /* rows [i0, vec_end) have k < K / 16 * 16 done */
+#if defined(__x86_64__)
+        if (simd_level() == SIMD_AVX512) {
+            vec_end = i0 + (i1 - i0) / 16 * 16;
+            pack_at_avx512(A, lda, i0, vec_end, K / 16 * 16, out, lda_out);
+        }
+#endif
         for (int ib = i0; ib < i1; ib += 16) {
             const int ie = i1 - ib < 16 ? i1 : ib + 16;
-            int k0 = 0;
-#if defined(__x86_64__)
-            if (ie - ib == 16 && simd_level() == SIMD_AVX512) {
-                k0 = K / 16 * 16;
-                pack_at_rows_avx512(A, lda, ib, k0, out, lda_out);
-            }
-#endif
+            const int k0 = ib < vec_end ? K / 16 * 16 : 0;
             for (int kb = k0; kb < K; kb += 64) {
                 const int ke = K - kb < 64 ? K : kb + 64;
                 for (int i = ib; i < ie; i++)
