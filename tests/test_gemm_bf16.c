@@ -127,10 +127,12 @@ static void check_product(bf16_kernel k, int trans_a, int trans_b, int M, int N,
                           int joff)
 {
     const int KK = K + koff, NN = N + joff;
-    const int lda = trans_a ? M + 3 : K + 5, ldb = trans_b ? KK + 2 : NN + 7, ldc = N + 4;
+    /* the product stored transposed (trans_c) on every fourth shape */
+    const int tc = (M + 3 * N + 5 * K + koff) % 4 == 0, crows = tc ? N : M, ccols = tc ? M : N;
+    const int lda = trans_a ? M + 3 : K + 5, ldb = trans_b ? KK + 2 : NN + 7, ldc = ccols + 4;
     float *A = malloc(sizeof(float) * (size_t)(trans_a ? K : M) * lda);
     float *B = malloc(sizeof(float) * (size_t)(trans_b ? NN : KK) * ldb);
-    float *C = malloc(sizeof(float) * (size_t)M * ldc), *C0 = malloc(sizeof(float) * (size_t)M * ldc);
+    float *C = malloc(sizeof(float) * (size_t)crows * ldc), *C0 = malloc(sizeof(float) * (size_t)crows * ldc);
     const int la = bf16_kpad(K) + 16;
     uint16_t *Ab = malloc(sizeof(uint16_t) * (size_t)bf16_a_rows(M) * la);
     uint16_t *Bp = malloc(sizeof(uint16_t) * bf16_packed_elems(KK, NN));
@@ -144,13 +146,13 @@ static void check_product(bf16_kernel k, int trans_a, int trans_b, int M, int N,
         A[i] = urand();
     for (int i = 0; i < (trans_b ? NN : KK) * ldb; i++)
         B[i] = urand();
-    for (int i = 0; i < M * ldc; i++)
+    for (int i = 0; i < crows * ldc; i++)
         C[i] = C0[i] = urand();
     bf16_pack_a(trans_a, M, K, A, lda, Ab, la, 0, M);
     bf16_pack_b(trans_b, KK, NN, B, ldb, Bp);
     const size_t ps = bf16_panel_stride(KK);
     const uint16_t *Bs = Bp + (size_t)(joff / BF16_PANEL) * ps + (size_t)(koff / 2) * 32;
-    bf16_gemm(k, M, N, K, Ab, la, Bs, ps, accumulate, C, ldc);
+    bf16_gemm(k, M, N, K, Ab, la, Bs, ps, accumulate, tc, C, ldc);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double s = 0, mag = 0;
@@ -161,19 +163,22 @@ static void check_product(bf16_kernel k, int trans_a, int trans_b, int M, int N,
                 s += a * b;
                 mag += fabs(a * b);
             }
-            double c0 = C0[(size_t)i * ldc + j];
+            const size_t at = tc ? (size_t)j * ldc + i : (size_t)i * ldc + j;
+            double c0 = C0[at];
             if (accumulate) {
                 s += c0;
                 mag += fabs(c0);
             }
-            double tol = (K + 4) * 0x1p-24 * mag + 1e-30, got = C[(size_t)i * ldc + j];
+            double tol = (K + 4) * 0x1p-24 * mag + 1e-30, got = C[at];
             if (!(fabs(got - s) <= tol))
-                fail_msg("%s ta=%d tb=%d M=%d N=%d K=%d acc=%d k0=%d j0=%d: C[%d][%d] = %.9g, want %.9g (tol %.3g)",
-                         bf16_kernel_name(k), trans_a, trans_b, M, N, K, accumulate, koff, joff, i, j, got, s, tol);
+                fail_msg("%s ta=%d tb=%d tc=%d M=%d N=%d K=%d acc=%d k0=%d j0=%d: C[%d][%d] = %.9g, want %.9g "
+                         "(tol %.3g)",
+                         bf16_kernel_name(k), trans_a, trans_b, tc, M, N, K, accumulate, koff, joff, i, j, got, s,
+                         tol);
         }
-    /* columns past N and rows past M untouched */
-    for (int i = 0; i < M; i++)
-        for (int j = N; j < ldc; j++)
+    /* the columns of C past the product's untouched */
+    for (int i = 0; i < crows; i++)
+        for (int j = ccols; j < ldc; j++)
             assert_true(C[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j]);
     free(A);
     free(B);
@@ -255,23 +260,37 @@ static void test_pass_products(void **state)
     portable.kernel = BF16_PORTABLE;
     for (int nt = 1; nt <= 2; nt++) {
         recur_set_num_threads(nt);
-        for (int shape = 0; shape < 4; shape++) {
+        for (int shape = 0; shape < 6; shape++) {
             /* 0: W^T whole (rows); 1: a slice of W^T at column 32 (columns);
-             * 2: A^T B with B not in the set; 3: few rows, serial */
-            const int m = shape == 1 ? 20 : shape == 3 ? 5 : shape == 2 ? 300 : M, n = shape == 1 ? 64 : shape == 2 ? 96 : N;
-            const int k = shape == 2 ? 130 : K;
-            const float *B = shape == 1 ? W + (size_t)32 * K : shape == 2 ? A : W;
-            const int ta = shape == 2, tb = shape != 2, lda = K, ldb = K; /* shape 2: A^T (k x m) times A (k x n) */
-            memset(C, 0, sizeof(float) * (size_t)M * N);
-            memset(R, 0, sizeof(float) * (size_t)M * N);
-            assert_true(bf16_product(&set, shape != 3, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb, 0, C, n));
-            assert_true(bf16_product(&portable, 0, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb, 0, R, n));
+             * 2: A^T B with B not in the set, m > n (made as (B^T A)^T);
+             * 3: few rows, serial; 4: A^T B, m < n (as it is); 5: as 2,
+             * serial, accumulating */
+            const int ata = shape == 2 || shape == 4 || shape == 5;
+            const int m = shape == 1 ? 20 : shape == 3 ? 5 : shape == 2 ? 300 : shape == 4 ? 40 : shape == 5 ? 70 : M;
+            const int n = shape == 1 ? 64 : shape == 2 ? 96 : shape == 4 ? 250 : shape == 5 ? 33 : N;
+            const int k = ata ? 130 : K, acc = shape == 5;
+            const float *B = shape == 1 ? W + (size_t)32 * K : ata ? A : W;
+            const int ta = ata, tb = !ata, lda = K, ldb = K; /* A^T (k x m) times A (k x n) */
+            for (int i = 0; i < M * N; i++)
+                C[i] = R[i] = acc ? urand() : 0;
+            double *ref = ata ? malloc(sizeof(double) * (size_t)m * n) : NULL;
+            for (int i = 0; ata && i < m; i++) /* an independent reference of the A^T B shapes */
+                for (int jj = 0; jj < n; jj++) {
+                    double sum = acc ? C[(size_t)i * n + jj] : 0;
+                    for (int p = 0; p < k; p++)
+                        sum += ref_round(A[(size_t)p * lda + 7 + i]) * ref_round(B[(size_t)p * ldb + jj]);
+                    ref[(size_t)i * n + jj] = sum;
+                }
+            assert_true(bf16_product(&set, shape != 3 && shape != 5, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb,
+                                     acc, C, n));
+            assert_true(bf16_product(&portable, 0, ta, tb, m, n, k, ta ? A + 7 : A, lda, B, ldb, acc, R, n));
             for (int i = 0; i < m * n; i++) {
-                double tol = (k + 4) * 0x1p-24 * 2 * k; /* |a b| <= 1 each, two orders of summing */
-                if (!(fabs((double)C[i] - R[i]) <= tol))
-                    fail_msg("%s, %d threads, shape %d: C[%d] = %.9g, portable %.9g", bf16_kernel_name(set.kernel),
-                             nt, shape, i, C[i], R[i]);
+                double tol = (k + 4) * 0x1p-24 * 2 * (k + 1); /* |a b|, |c| <= 1 each, two orders of summing */
+                if (!(fabs((double)C[i] - R[i]) <= tol) || (ref && !(fabs((double)C[i] - ref[i]) <= tol)))
+                    fail_msg("%s, %d threads, shape %d: C[%d] = %.9g, portable %.9g, reference %.9g",
+                             bf16_kernel_name(set.kernel), nt, shape, i, C[i], R[i], ref ? ref[i] : 0.0);
             }
+            free(ref);
         }
     }
     bf16_products_free(&set);

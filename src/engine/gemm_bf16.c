@@ -378,9 +378,22 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
 
 /* ---- kernels ---- */
 
-/* Adds (or stores) the mr x nr block t (rows 32 apart) into C. */
-static void merge(const float *t, int mr, int nr, int accumulate, float *C, int ldc)
+/* Adds (or stores) the mr x nr block t (rows 32 apart) into C, or its
+ * transpose (trans_c: t[i][j] into C[j][i]). */
+static void merge(const float *t, int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
 {
+    if (trans_c) {
+        for (int j = 0; j < nr; j++) {
+            float *c = C + (size_t)j * ldc;
+            if (accumulate)
+                for (int i = 0; i < mr; i++)
+                    c[i] += t[(size_t)i * 32 + j];
+            else
+                for (int i = 0; i < mr; i++)
+                    c[i] = t[(size_t)i * 32 + j];
+        }
+        return;
+    }
     for (int i = 0; i < mr; i++) {
         float *c = C + (size_t)i * ldc;
         const float *s = t + (size_t)i * 32;
@@ -394,7 +407,7 @@ static void merge(const float *t, int mr, int nr, int accumulate, float *C, int 
 
 /* Each C element: the k-pairs in order, a[2k] b[2k] + a[2k+1] b[2k+1] per pair. */
 static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t ps,
-                            int accumulate, float *C, int ldc)
+                            int accumulate, int trans_c, float *C, int ldc)
 {
     const int pairs = (K + 1) / 2;
     for (int j = 0; j < N; j += BF16_PANEL) {
@@ -412,9 +425,10 @@ static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, con
                     s[c] += p;
                 }
             }
-            float *ci = C + (size_t)i * ldc + j;
-            for (int c = 0; c < nr; c++)
-                ci[c] = accumulate ? ci[c] + s[c] : s[c];
+            for (int c = 0; c < nr; c++) {
+                float *ci = trans_c ? C + (size_t)(j + c) * ldc + i : C + (size_t)i * ldc + j + c;
+                *ci = accumulate ? *ci + s[c] : s[c];
+            }
         }
     }
 }
@@ -425,7 +439,7 @@ static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, con
 
 /* 12 rows x (one or two panels) of C: sums over the k-pairs [0, pairs). */
 BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, int two,
-                              int mr, int nr, int accumulate, float *C, int ldc)
+                              int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
 {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++)
@@ -441,6 +455,15 @@ BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint1
             if (two)
                 acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, v1);
         }
+    }
+    if (trans_c) { /* through a block on the stack, as the AMX kernel's */
+        float t[MR * 32] __attribute__((aligned(64)));
+        for (int i = 0; i < mr; i++) {
+            _mm512_store_ps(t + (size_t)i * 32, acc[i][0]);
+            _mm512_store_ps(t + (size_t)i * 32 + 16, acc[i][1]);
+        }
+        merge(t, mr, nr, accumulate, 1, C, ldc);
+        return;
     }
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
@@ -459,21 +482,21 @@ BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint1
 /* The two shapes of avx_tile the compiler should specialise (the loop over
  * k is the whole cost). */
 BF16_AVX static void avx_tile2(int pairs, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, int mr,
-                               int nr, int accumulate, float *C, int ldc)
+                               int nr, int accumulate, int trans_c, float *C, int ldc)
 {
-    avx_tile(pairs, a, lda, b0, b1, 1, mr, nr, accumulate, C, ldc);
+    avx_tile(pairs, a, lda, b0, b1, 1, mr, nr, accumulate, trans_c, C, ldc);
 }
 BF16_AVX static void avx_tile1(int pairs, const uint16_t *a, int lda, const uint16_t *b0, int mr, int nr,
-                               int accumulate, float *C, int ldc)
+                               int accumulate, int trans_c, float *C, int ldc)
 {
-    avx_tile(pairs, a, lda, b0, b0, 0, mr, nr, accumulate, C, ldc);
+    avx_tile(pairs, a, lda, b0, b0, 0, mr, nr, accumulate, trans_c, C, ldc);
 }
 
 /* Column blocks of op(B) that stay in L2 while every row tile passes. */
 #define NB_PANELS 32
 
 static void kernel_avx512(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t ps,
-                          int accumulate, float *C, int ldc)
+                          int accumulate, int trans_c, float *C, int ldc)
 {
     const int pairs = (K + 1) / 2;
     const int panels = (N + BF16_PANEL - 1) / BF16_PANEL;
@@ -484,11 +507,11 @@ static void kernel_avx512(int M, int N, int K, const uint16_t *A, int lda, const
             for (int p = pb; p < pe; p += 2) {
                 const int j = p * BF16_PANEL, nr = N - j < 32 ? N - j : 32;
                 const uint16_t *b0 = Bp + (size_t)p * ps;
-                float *c = C + (size_t)i * ldc + j;
+                float *c = trans_c ? C + (size_t)j * ldc + i : C + (size_t)i * ldc + j;
                 if (nr > BF16_PANEL)
-                    avx_tile2(pairs, A + (size_t)i * lda, lda, b0, b0 + ps, mr, nr, accumulate, c, ldc);
+                    avx_tile2(pairs, A + (size_t)i * lda, lda, b0, b0 + ps, mr, nr, accumulate, trans_c, c, ldc);
                 else
-                    avx_tile1(pairs, A + (size_t)i * lda, lda, b0, mr, nr, accumulate, c, ldc);
+                    avx_tile1(pairs, A + (size_t)i * lda, lda, b0, mr, nr, accumulate, trans_c, c, ldc);
             }
         }
     }
@@ -506,7 +529,7 @@ typedef struct tile_config {
 /* C[0..mr, 0..nr) (+)= A (rows lda apart) times the panels b0, b1 (b1 used
  * when nr > 16), K (a multiple of 32) deep. */
 AMX static void amx_block(int K, const uint16_t *A, int lda, const uint16_t *b0, const uint16_t *b1, int mr, int nr,
-                          int accumulate, float *C, int ldc)
+                          int accumulate, int trans_c, float *C, int ldc)
 {
     const int m2 = mr > 16, n2 = nr > 16;
     const size_t as = (size_t)lda * sizeof *A;
@@ -534,11 +557,11 @@ AMX static void amx_block(int K, const uint16_t *A, int lda, const uint16_t *b0,
     _tile_stored(1, t + 16, 128);
     _tile_stored(2, t + 16 * 32, 128);
     _tile_stored(3, t + 16 * 32 + 16, 128);
-    merge(t, mr, nr, accumulate, C, ldc);
+    merge(t, mr, nr, accumulate, trans_c, C, ldc);
 }
 
 AMX static void kernel_amx(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t ps,
-                           int accumulate, float *C, int ldc)
+                           int accumulate, int trans_c, float *C, int ldc)
 {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -557,8 +580,8 @@ AMX static void kernel_amx(int M, int N, int K, const uint16_t *A, int lda, cons
             for (int p = pb; p < pe; p += 2) {
                 const int j = p * BF16_PANEL, nr = N - j < 32 ? N - j : 32;
                 const uint16_t *b0 = Bp + (size_t)p * ps;
-                amx_block(kp, A + (size_t)i * lda, lda, b0, b0 + ps, mr, nr, accumulate, C + (size_t)i * ldc + j,
-                          ldc);
+                float *c = trans_c ? C + (size_t)j * ldc + i : C + (size_t)i * ldc + j;
+                amx_block(kp, A + (size_t)i * lda, lda, b0, b0 + ps, mr, nr, accumulate, trans_c, c, ldc);
             }
         }
     }
@@ -567,26 +590,26 @@ AMX static void kernel_amx(int M, int N, int K, const uint16_t *A, int lda, cons
 #endif
 
 void bf16_gemm(bf16_kernel kind, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t pstride,
-               int accumulate, float *C, int ldc)
+               int accumulate, int trans_c, float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {
         if (!accumulate)
-            for (int i = 0; i < M; i++)
-                memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
+            for (int i = 0; i < (trans_c ? N : M); i++)
+                memset(C + (size_t)i * ldc, 0, (size_t)(trans_c ? M : N) * sizeof *C);
         return;
     }
 #if defined(__x86_64__)
     if (kind == BF16_AMX && bf16_kernel_available(BF16_AMX)) {
-        kernel_amx(M, N, K, A, lda, Bp, pstride, accumulate, C, ldc);
+        kernel_amx(M, N, K, A, lda, Bp, pstride, accumulate, trans_c, C, ldc);
         return;
     }
     if (kind >= BF16_AVX512 && bf16_kernel_available(BF16_AVX512)) {
-        kernel_avx512(M, N, K, A, lda, Bp, pstride, accumulate, C, ldc);
+        kernel_avx512(M, N, K, A, lda, Bp, pstride, accumulate, trans_c, C, ldc);
         return;
     }
 #endif
     (void)kind;
-    kernel_portable(M, N, K, A, lda, Bp, pstride, accumulate, C, ldc);
+    kernel_portable(M, N, K, A, lda, Bp, pstride, accumulate, trans_c, C, ldc);
 }

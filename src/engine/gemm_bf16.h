@@ -71,9 +71,10 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
 
 /* C (M x N) (+)= A op(B) on the given kernel, on the calling thread.  Bp
  * points at the packing's panel of column 0 (and k row 0), panels pstride
- * elements apart. */
+ * elements apart.  trans_c: C is stored transposed, element (i, j) of the
+ * product at C[j * ldc + i]. */
 void bf16_gemm(bf16_kernel kind, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t pstride,
-               int accumulate, float *C, int ldc);
+               int accumulate, int trans_c, float *C, int ldc);
 
 /* ---- a pass's products in bfloat16 ----
  * The run packs every weight matrix a pass multiplies once (recur_forward:

@@ -93,7 +93,7 @@ static const uint16_t *find(const bf16_products *p, int trans_b, int K, int N, c
 
 typedef struct product_job {
     const bf16_products *p;
-    int trans_a, trans_b, M, N, K, lda, ldb, ldc, la, accumulate, by_cols;
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, la, accumulate, by_cols, trans_c;
     const float *A, *B;
     float *C;
     uint16_t *Ab, *Bb; /* Bb: B packed here (NULL: found packed at Bp) */
@@ -116,25 +116,42 @@ static void product_part(void *ctx, int tid, int nt)
             bf16_pack_b_cols(j->trans_b, j->K, j->N, j->B, j->ldb, j->Bb, lo, hi);
     }
     par_barrier(nt);
+    /* C's offsets of the product's column lo and row lo */
+    const size_t col = j->trans_c ? (size_t)j->ldc : 1, row = j->trans_c ? 1 : (size_t)j->ldc;
     if (j->by_cols) {
         par_split(j->N, tid, nt, 32, &lo, &hi);
         if (hi > lo)
             bf16_gemm(j->p->kernel, j->M, hi - lo, j->K, j->Ab, j->la, j->Bp + (size_t)(lo / BF16_PANEL) * j->ps,
-                      j->ps, j->accumulate, j->C + lo, j->ldc);
+                      j->ps, j->accumulate, j->trans_c, j->C + lo * col, j->ldc);
     } else {
         par_split(j->M, tid, nt, 32, &lo, &hi);
         if (hi > lo)
             bf16_gemm(j->p->kernel, hi - lo, j->N, j->K, j->Ab + (size_t)lo * j->la, j->la, j->Bp, j->ps,
-                      j->accumulate, j->C + (size_t)lo * j->ldc, j->ldc);
+                      j->accumulate, j->trans_c, j->C + lo * row, j->ldc);
     }
 }
 
 int bf16_product(const bf16_products *p, int threaded, int trans_a, int trans_b, int M, int N, int K, const float *A,
                  int lda, const float *B, int ldb, int accumulate, float *C, int ldc)
 {
-    product_job j = {p, trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16_kpad(K), accumulate, 0, A, B, C,
+    product_job j = {p, trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16_kpad(K), accumulate, 0, 0, A, B, C,
                      NULL, NULL, NULL, 0};
     j.Bp = find(p, trans_b, K, N, B, ldb, &j.ps);
+    if (trans_a && !trans_b && !j.Bp && M > N) {
+        /* A^T B (a weight's gradient): transposing op(A) costs more than
+         * packing an operand as it lies, so the larger of A and B is packed
+         * as it lies, and C^T = B^T A is stored transposed */
+        j.trans_c = 1;
+        j.A = B;
+        j.lda = ldb;
+        j.B = A;
+        j.ldb = lda;
+        j.M = N;
+        j.N = M;
+        j.Bp = find(p, 0, K, M, A, lda, &j.ps);
+    }
+    M = j.M;
+    N = j.N;
     const size_t a_elems = (size_t)bf16_a_rows(M) * j.la;
     size_t b_elems = j.Bp ? 0 : bf16_packed_elems(K, N);
     /* a few rows (the recurrent products, on recur's threads) round A in
