@@ -528,15 +528,44 @@ typedef struct tile_config {
 
 /* C[0..mr, 0..nr) (+)= A (rows lda apart) times the panels b0, b1 (b1 used
  * when nr > 16), K (a multiple of 32) deep. */
+/* Rows [r0, r1) and columns [c0, c1) of the 32 x 32 block t into C, as
+ * merge does. */
+static void merge_part(const float *t, int r0, int r1, int c0, int c1, int accumulate, int trans_c, float *C, int ldc)
+{
+    if (r1 > r0 && c1 > c0)
+        merge(t + (size_t)r0 * 32 + c0, r1 - r0, c1 - c0, accumulate, trans_c,
+              trans_c ? C + (size_t)c0 * ldc + r0 : C + (size_t)r0 * ldc + c0, ldc);
+}
+
+/* C[0..mr, 0..nr) (+)= A (rows lda apart) times the panels b0, b1 (b1 used
+ * when nr > 16), K (a multiple of 32) deep.  A 16 x 16 tile of C that lies
+ * wholly in the block (and C not transposed) goes straight between C and
+ * its tile register, C's values as the starting sums when accumulating;
+ * the others through a buffer on the stack. */
 AMX static void amx_block(int K, const uint16_t *A, int lda, const uint16_t *b0, const uint16_t *b1, int mr, int nr,
                           int accumulate, int trans_c, float *C, int ldc)
 {
     const int m2 = mr > 16, n2 = nr > 16;
-    const size_t as = (size_t)lda * sizeof *A;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    const size_t as = (size_t)lda * sizeof *A, cs = (size_t)ldc * sizeof *C;
+    const int d0 = !trans_c && mr >= 16 && nr >= 16, d1 = d0 && nr >= 32;
+    const int d2 = d0 && mr >= 32, d3 = d1 && mr >= 32;
+    float *c1 = C + 16, *c2 = C + (size_t)16 * ldc, *c3 = c2 + 16;
+    if (d0 && accumulate)
+        _tile_loadd(0, C, cs);
+    else
+        _tile_zero(0);
+    if (d1 && accumulate)
+        _tile_loadd(1, c1, cs);
+    else
+        _tile_zero(1);
+    if (d2 && accumulate)
+        _tile_loadd(2, c2, cs);
+    else
+        _tile_zero(2);
+    if (d3 && accumulate)
+        _tile_loadd(3, c3, cs);
+    else
+        _tile_zero(3);
     for (int k = 0; k < K; k += 32) {
         _tile_loadd(4, A + k, as);
         _tile_loadd(6, b0 + (size_t)k * BF16_PANEL, 64);
@@ -552,12 +581,39 @@ AMX static void amx_block(int K, const uint16_t *A, int lda, const uint16_t *b0,
                 _tile_dpbf16ps(3, 5, 7);
         }
     }
+    if (d0 && d1 && d2 && d3) {
+        _tile_stored(0, C, cs);
+        _tile_stored(1, c1, cs);
+        _tile_stored(2, c2, cs);
+        _tile_stored(3, c3, cs);
+        return;
+    }
     float t[32 * 32] __attribute__((aligned(64)));
-    _tile_stored(0, t, 128);
-    _tile_stored(1, t + 16, 128);
-    _tile_stored(2, t + 16 * 32, 128);
-    _tile_stored(3, t + 16 * 32 + 16, 128);
-    merge(t, mr, nr, accumulate, trans_c, C, ldc);
+    const int r1 = mr < 16 ? mr : 16, cl = nr < 16 ? nr : 16; /* the first row and column halves' ends */
+    if (d0)
+        _tile_stored(0, C, cs);
+    else {
+        _tile_stored(0, t, 128);
+        merge_part(t, 0, r1, 0, cl, accumulate, trans_c, C, ldc);
+    }
+    if (d1)
+        _tile_stored(1, c1, cs);
+    else if (n2) {
+        _tile_stored(1, t + 16, 128);
+        merge_part(t, 0, r1, 16, nr, accumulate, trans_c, C, ldc);
+    }
+    if (d2)
+        _tile_stored(2, c2, cs);
+    else if (m2) {
+        _tile_stored(2, t + 16 * 32, 128);
+        merge_part(t, 16, mr, 0, cl, accumulate, trans_c, C, ldc);
+    }
+    if (d3)
+        _tile_stored(3, c3, cs);
+    else if (m2 && n2) {
+        _tile_stored(3, t + 16 * 32 + 16, 128);
+        merge_part(t, 16, mr, 16, nr, accumulate, trans_c, C, ldc);
+    }
 }
 
 AMX static void kernel_amx(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t ps,
