@@ -567,6 +567,15 @@ AMX static void amx_block(int K, const uint16_t *A, int lda, const uint16_t *b0,
     else
         _tile_zero(3);
     for (int k = 0; k < K; k += 32) {
+        if (k + 64 < K) { /* the panels' tiles two steps ahead (tile loads are not prefetched) */
+            const char *p0 = (const char *)(b0 + (size_t)(k + 64) * BF16_PANEL);
+            const char *p1 = (const char *)(b1 + (size_t)(k + 64) * BF16_PANEL);
+            for (int l = 0; l < 1024; l += 64) {
+                _mm_prefetch(p0 + l, _MM_HINT_T0);
+                if (n2)
+                    _mm_prefetch(p1 + l, _MM_HINT_T0);
+            }
+        }
         _tile_loadd(4, A + k, as);
         _tile_loadd(6, b0 + (size_t)k * BF16_PANEL, 64);
         _tile_dpbf16ps(0, 4, 6);
