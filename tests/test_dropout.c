@@ -6,7 +6,11 @@
  * src * mask; the share dropped is within 5 standard deviations of p; the
  * two elements of a pair, and neighbouring pairs, are independent (both
  * dropped within 5 sd of p^2); the mask is the same on 1 and 2 threads and
- * in place (dst = src); another key gives another mask.
+ * in place (dst = src); another key gives another mask.  Every mask value
+ * equals the documented draw (SplitMix64 of key + (q+1) gamma, low half for
+ * the even element of pair q), computed here on its own, for whole tensors
+ * and for shares of a larger one at odd offsets and strides (which reach
+ * the vector path's odd starts, runs of 16 and tails).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -89,8 +93,54 @@ static void test_masks(void **state)
     free(mask1);
 }
 
+/* The documented draw of global element g. */
+static recur_real ref_mask(uint64_t key, float p, size_t g)
+{
+    uint64_t z = key + ((uint64_t)(g / 2) + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const uint64_t bits = g % 2 ? z >> 32 : z & 0xffffffffu;
+    return bits < (uint64_t)((double)p * 4294967296.0) ? 0 : (recur_real)(1.0 / (1.0 - (double)p));
+}
+
+static void test_against_formula(void **state)
+{
+    (void)state;
+    enum { M = 5000 };
+    recur_real *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst), *mask = malloc(M * sizeof *mask);
+    assert_true(src && dst && mask);
+    for (size_t i = 0; i < M; i++)
+        src[i] = (recur_real)(0.5 + 0.01 * (double)(i % 97));
+    /* (rows, row_len, stride, offset): whole, and shares at odd places */
+    static const size_t shapes[][4] = {{1, M, M, 0}, {1, 4999, 4999, 0}, {7, 650, 1301, 651}, {13, 33, 67, 1},
+                                       {40, 17, 40, 23}, {3, 1000, 3001, 2000}, {100, 16, 32, 16}};
+    for (int threads = 1; threads <= 2; threads++) {
+        par_set_num_threads(threads);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int pk = 0; pk < 3; pk++) {
+                const float p = pk == 0 ? 0.5f : pk == 1 ? 0.1f : 0.9f;
+                const uint64_t key = 0xfeedbeefull * (s + 1) + (uint64_t)pk;
+                const size_t rows = shapes[s][0], len = shapes[s][1], stride = shapes[s][2], off = shapes[s][3];
+                dropout_draw_share(key, p, mask, dst, src, rows, len, stride, off);
+                for (size_t r = 0; r < rows; r++)
+                    for (size_t c = 0; c < len; c++) {
+                        const size_t i = r * len + c;
+                        const recur_real want = ref_mask(key, p, r * stride + off + c);
+                        if (mask[i] != want || dst[i] != src[i] * want)
+                            fail_msg("shape %zu, p %.1f, %d threads: mask[%zu] = %g, want %g", s, p, threads, i,
+                                     (double)mask[i], (double)want);
+                    }
+            }
+    }
+    par_set_num_threads(0);
+    free(src);
+    free(dst);
+    free(mask);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_masks)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_masks), cmocka_unit_test(test_against_formula)};
     return cmocka_run_group_tests_name("dropout", tests, NULL, NULL);
 }
