@@ -260,15 +260,17 @@ static void test_pass_products(void **state)
     portable.kernel = BF16_PORTABLE;
     for (int nt = 1; nt <= 2; nt++) {
         recur_set_num_threads(nt);
-        for (int shape = 0; shape < 6; shape++) {
+        for (int shape = 0; shape < 7; shape++) {
             /* 0: W^T whole (rows); 1: a slice of W^T at column 32 (columns);
-             * 2: A^T B with B not in the set, m > n (made as (B^T A)^T);
-             * 3: few rows, serial; 4: A^T B, m < n (as it is); 5: as 2,
-             * serial, accumulating */
-            const int ata = shape == 2 || shape == 4 || shape == 5;
-            const int m = shape == 1 ? 20 : shape == 3 ? 5 : shape == 2 ? 300 : shape == 4 ? 40 : shape == 5 ? 70 : M;
-            const int n = shape == 1 ? 64 : shape == 2 ? 96 : shape == 4 ? 250 : shape == 5 ? 33 : N;
-            const int k = ata ? 130 : K, acc = shape == 5;
+             * 2: A^T B with B not in the set, k (m - n) > 2 m n (made as
+             * (B^T A)^T); 3: few rows, serial; 4: A^T B, m < n (as it is);
+             * 5: as 2, serial, accumulating; 6: A^T B, m > n, but k small
+             * (as it is) */
+            const int ata = shape == 2 || shape == 4 || shape == 5 || shape == 6;
+            const int m = shape == 1 ? 20 : shape == 3 ? 5 : shape == 2 || shape == 6 ? 300 : shape == 4 ? 40
+                        : shape == 5 ? 70 : M;
+            const int n = shape == 1 ? 64 : shape == 2 ? 40 : shape == 6 ? 96 : shape == 4 ? 250 : shape == 5 ? 33 : N;
+            const int k = shape == 2 ? 650 : ata ? 130 : K, acc = shape == 5;
             const float *B = shape == 1 ? W + (size_t)32 * K : ata ? A : W;
             const int ta = ata, tb = !ata, lda = K, ldb = K; /* A^T (k x m) times A (k x n) */
             for (int i = 0; i < M * N; i++)

@@ -270,6 +270,29 @@ AVX512 static void pack_at_avx512(const float *A, int lda, int i0, int i1, int k
                     _mm256_storeu_si256((__m256i *)(out + (size_t)(ib + i) * lda_out + k), cvt16(r[i], native));
             }
 }
+
+/* merge's transposed store (gemm_bf16.c's kernels): C[j][i] (+)= t[i][j]
+ * for the mr x nr block t (rows 32 apart, rows up to the next multiple of
+ * 16 readable), 16 x 16 blocks transposed in registers. */
+AVX512 static void merge_t_avx512(const float *t, int mr, int nr, int accumulate, float *C, int ldc)
+{
+    for (int i0 = 0; i0 < mr; i0 += 16)
+        for (int j0 = 0; j0 < nr; j0 += 16) {
+            const int ni = mr - i0 < 16 ? mr - i0 : 16, nj = nr - j0 < 16 ? nr - j0 : 16;
+            const __mmask16 m = (__mmask16)((1u << ni) - 1);
+            __m512 r[16];
+            for (int a = 0; a < 16; a++)
+                r[a] = _mm512_loadu_ps(t + (size_t)(i0 + a) * 32 + j0);
+            transpose16(r); /* r[b]: column j0 + b of t, rows i0.. */
+            for (int b = 0; b < nj; b++) {
+                float *c = C + (size_t)(j0 + b) * ldc + i0;
+                __m512 v = r[b];
+                if (accumulate)
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+                _mm512_mask_storeu_ps(c, m, v);
+            }
+        }
+}
 #endif
 
 int bf16_native_rounding(int allow)
@@ -379,9 +402,16 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
 /* ---- kernels ---- */
 
 /* Adds (or stores) the mr x nr block t (rows 32 apart) into C, or its
- * transpose (trans_c: t[i][j] into C[j][i]). */
+ * transpose (trans_c: t[i][j] into C[j][i]; t's rows readable up to the
+ * next multiple of 16). */
 static void merge(const float *t, int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
 {
+#if defined(__x86_64__)
+    if (trans_c && simd_level() == SIMD_AVX512) {
+        merge_t_avx512(t, mr, nr, accumulate, C, ldc);
+        return;
+    }
+#endif
     if (trans_c) {
         for (int j = 0; j < nr; j++) {
             float *c = C + (size_t)j * ldc;
@@ -457,11 +487,12 @@ BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint1
         }
     }
     if (trans_c) { /* through a block on the stack, as the AMX kernel's */
-        float t[MR * 32] __attribute__((aligned(64)));
-        for (int i = 0; i < mr; i++) {
+        float t[16 * 32] __attribute__((aligned(64)));
+        for (int i = 0; i < MR; i++) {
             _mm512_store_ps(t + (size_t)i * 32, acc[i][0]);
             _mm512_store_ps(t + (size_t)i * 32 + 16, acc[i][1]);
         }
+        memset(t + MR * 32, 0, sizeof(float) * (16 - MR) * 32); /* merge reads 16 rows */
         merge(t, mr, nr, accumulate, 1, C, ldc);
         return;
     }

@@ -137,10 +137,15 @@ int bf16_product(const bf16_products *p, int threaded, int trans_a, int trans_b,
     product_job j = {p, trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16_kpad(K), accumulate, 0, 0, A, B, C,
                      NULL, NULL, NULL, 0};
     j.Bp = find(p, trans_b, K, N, B, ldb, &j.ps);
-    if (trans_a && !trans_b && !j.Bp && M > N) {
+    if (trans_a && !trans_b && !j.Bp && M > N && (double)K * (M - N) > 2.0 * M * N) {
         /* A^T B (a weight's gradient): transposing op(A) costs more than
          * packing an operand as it lies, so the larger of A and B is packed
-         * as it lies, and C^T = B^T A is stored transposed */
+         * as it lies, and C^T = B^T A is stored transposed, which pays while
+         * the transposed store of C (read and written) costs less than the
+         * transposing saved: K (M - N) > 2 M N (measured: a transposed
+         * store costs about twice a transposed packing per element; so the
+         * gates' dW of a character model, K = 2048 steps, M = 2048, N = 512,
+         * is made transposed, PTB's decoder dW, K = 700, is not) */
         j.trans_c = 1;
         j.A = B;
         j.lda = ldb;
