@@ -5,9 +5,10 @@
  * AMX: a block of C of up to 32 x 32 in four 16 x 16 float tiles (tmm0-3),
  * A in two 16 x 32 bfloat16 tiles (tmm4-5) read in place, op(B) in two
  * tiles of 16 k-pairs x 16 columns (tmm6-7), each a contiguous 1 KiB of a
- * panel.  The tiles go through a buffer on the stack to C (edges, and the
- * accumulation into C).  vdpbf16ps: 12 x 32 of C in 24 zmm registers, like
- * the float kernel of gemm_avx512.c, one k-pair per step.
+ * panel, prefetched two k-steps ahead.  A whole tile of C loads from and
+ * stores to C; edge tiles, and C stored transposed, go through a buffer on
+ * the stack.  vdpbf16ps: 12 x 32 of C in 24 zmm registers, like the float
+ * kernel of gemm_avx512.c, one k-pair per step.
  */
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -557,8 +558,6 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
-/* C[0..mr, 0..nr) (+)= A (rows lda apart) times the panels b0, b1 (b1 used
- * when nr > 16), K (a multiple of 32) deep. */
 /* Rows [r0, r1) and columns [c0, c1) of the 32 x 32 block t into C, as
  * merge does. */
 static void merge_part(const float *t, int r0, int r1, int c0, int c1, int accumulate, int trans_c, float *C, int ldc)
