@@ -469,8 +469,19 @@ static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, con
 #define MR 12
 
 /* 12 rows x (one or two panels) of C: sums over the k-pairs [0, pairs). */
-BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, int two,
-                              int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
+/* The transposed store of avx_tile's block t (12 rows used, 16 allocated). */
+static void merge_rows12(float *t, int mr, int nr, int accumulate, float *C, int ldc)
+{
+    memset(t + MR * 32, 0, sizeof(float) * (16 - MR) * 32); /* merge reads 16 rows */
+    merge(t, mr, nr, accumulate, 1, C, ldc);
+}
+
+/* Inlined into its two callers, each with `two` constant and the loop over
+ * rows unrolled, so the 24 accumulators stay in registers (called, the
+ * function kept them on the stack: a load and a store per vdpbf16ps). */
+BF16_AVX static inline __attribute__((always_inline)) void
+avx_tile(int pairs, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, int two, int mr, int nr,
+         int accumulate, int trans_c, float *C, int ldc)
 {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++)
@@ -478,6 +489,7 @@ BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint1
     for (int kk = 0; kk < pairs; kk++) {
         const __m512bh v0 = (__m512bh)_mm512_loadu_si512(b0 + (size_t)kk * 32);
         const __m512bh v1 = two ? (__m512bh)_mm512_loadu_si512(b1 + (size_t)kk * 32) : v0;
+#pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             uint32_t pair;
             memcpy(&pair, a + (size_t)i * lda + 2 * kk, sizeof pair);
@@ -493,8 +505,7 @@ BF16_AVX static void avx_tile(int pairs, const uint16_t *a, int lda, const uint1
             _mm512_store_ps(t + (size_t)i * 32, acc[i][0]);
             _mm512_store_ps(t + (size_t)i * 32 + 16, acc[i][1]);
         }
-        memset(t + MR * 32, 0, sizeof(float) * (16 - MR) * 32); /* merge reads 16 rows */
-        merge(t, mr, nr, accumulate, 1, C, ldc);
+        merge_rows12(t, mr, nr, accumulate, C, ldc);
         return;
     }
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
