@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "copy_of.h"
 #include "recur.h"
 #include "rel_err.h"
 
@@ -79,17 +80,6 @@ static void result_free(result *r)
     free(r->hn);
     free(r->cn);
     free(r->grads);
-}
-
-static recur_real *copy_of(const recur_real *p, size_t n)
-{
-    recur_real *q = malloc((n ? n : 1) * sizeof *q);
-    assert_non_null(q);
-    if (p)
-        memcpy(q, p, n * sizeof *q);
-    else
-        memset(q, 0, n * sizeof *q);
-    return q;
 }
 
 /* forward (training or not) and, unless training, a backward; copies out */
