@@ -402,40 +402,6 @@ void bf16_pack_a(int trans_a, int M, int K, const float *A, int lda, uint16_t *o
 
 /* ---- kernels ---- */
 
-/* Adds (or stores) the mr x nr block t (rows 32 apart) into C, or its
- * transpose (trans_c: t[i][j] into C[j][i]; t's rows readable up to the
- * next multiple of 16). */
-static void merge(const float *t, int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
-{
-#if defined(__x86_64__)
-    if (trans_c && simd_level() == SIMD_AVX512) {
-        merge_t_avx512(t, mr, nr, accumulate, C, ldc);
-        return;
-    }
-#endif
-    if (trans_c) {
-        for (int j = 0; j < nr; j++) {
-            float *c = C + (size_t)j * ldc;
-            if (accumulate)
-                for (int i = 0; i < mr; i++)
-                    c[i] += t[(size_t)i * 32 + j];
-            else
-                for (int i = 0; i < mr; i++)
-                    c[i] = t[(size_t)i * 32 + j];
-        }
-        return;
-    }
-    for (int i = 0; i < mr; i++) {
-        float *c = C + (size_t)i * ldc;
-        const float *s = t + (size_t)i * 32;
-        if (accumulate)
-            for (int j = 0; j < nr; j++)
-                c[j] += s[j];
-        else
-            memcpy(c, s, (size_t)nr * sizeof *c);
-    }
-}
-
 /* Each C element: the k-pairs in order, a[2k] b[2k] + a[2k+1] b[2k+1] per pair. */
 static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *Bp, size_t ps,
                             int accumulate, int trans_c, float *C, int ldc)
@@ -465,6 +431,26 @@ static void kernel_portable(int M, int N, int K, const uint16_t *A, int lda, con
 }
 
 #if defined(__x86_64__)
+/* Adds (or stores) the mr x nr block t (rows 32 apart) into C, or its
+ * transpose (trans_c: t[i][j] into C[j][i]; t's rows readable up to the
+ * next multiple of 16). */
+static void merge(const float *t, int mr, int nr, int accumulate, int trans_c, float *C, int ldc)
+{
+    if (trans_c) { /* only the AVX-512 and AMX kernels merge: AVX-512 is there */
+        merge_t_avx512(t, mr, nr, accumulate, C, ldc);
+        return;
+    }
+    for (int i = 0; i < mr; i++) {
+        float *c = C + (size_t)i * ldc;
+        const float *s = t + (size_t)i * 32;
+        if (accumulate)
+            for (int j = 0; j < nr; j++)
+                c[j] += s[j];
+        else
+            memcpy(c, s, (size_t)nr * sizeof *c);
+    }
+}
+
 #define BF16_AVX __attribute__((target("avx512f,avx512bw,avx512bf16")))
 #define MR 12
 
